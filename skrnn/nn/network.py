@@ -1,0 +1,410 @@
+"""A stacked, optionally bidirectional recurrent network with a dense head, on one flat vector.
+
+:class:`RecurrentNetwork` holds configuration only. Its parameters are one flat vector
+``theta`` (so L-BFGS, Adam and clipping work on one buffer) whose named views follow PyTorch's
+``state_dict`` names::
+
+    weight_ih_l{k}[_reverse]  (G*H_k, D_k)     weight_hh_l{k}[_reverse]  (G*H_k, H_k)
+    bias_ih_l{k}[_reverse]    (G*H_k,)         bias_hh_l{k}[_reverse]    (G*H_k,)
+    head.weight               (K, nd*H_last)   head.bias                 (K,)
+
+with ``nd`` = 2 for bidirectional layers and ``D_k`` = input size for k = 0, ``nd*H_{k-1}``
+after. Nothing is stored on the object during a call, so one network can serve many threads.
+
+Batches are given batch-first: ``X`` (B, T, D) padded, with ``lengths`` (B,) in [1, T]; values
+at padded steps are ignored.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cells import get_cell
+from .losses import LOSSES
+from .recurrent import direction_backward, direction_forward, direction_outputs, final_states
+
+__all__ = ["RecurrentNetwork"]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A batch sorted by length (longest first), time-major, zero at padded steps."""
+
+    order: np.ndarray  # (B,) sorted position -> original row
+    lengths: np.ndarray  # (B,) sorted lengths
+    X: np.ndarray  # (T, B, D)
+    n_active: np.ndarray  # (T,) rows with a real step at t
+
+
+@dataclass(frozen=True)
+class RecurrentNetwork:
+    """Configuration of a recurrent network with a dense head.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    input_size : int
+    hidden_sizes : tuple of int, one per stacked layer
+    n_outputs : int, width of the dense head
+    bidirectional : bool
+    output : {"last", "sequence"}
+        "last": the head reads the last real state of each sequence (many-to-one; for
+        bidirectional layers the forward direction's last real step joined with the backward
+        direction's first step). "sequence": the head reads every real step (many-to-many).
+    activation : {"tanh", "relu"}, for cell="rnn"
+    dropout : float in [0, 1), dropout on the inputs of layers after the first, training only
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = RecurrentNetwork("gru", input_size=2, hidden_sizes=(4,), n_outputs=3)
+    >>> theta = net.init_params(np.random.default_rng(0))
+    >>> X = np.random.default_rng(1).normal(size=(5, 7, 2))
+    >>> lengths = np.array([7, 3, 5, 1, 7])
+    >>> net.forward(theta, X, lengths).shape
+    (5, 3)
+    >>> y = np.array([0, 1, 2, 1, 0])
+    >>> loss, grad = net.loss_and_grad(theta, X, lengths, y, "softmax")
+    >>> grad.shape == theta.shape
+    True
+    """
+
+    cell: str
+    input_size: int
+    hidden_sizes: tuple
+    n_outputs: int
+    bidirectional: bool = False
+    output: str = "last"
+    activation: str = "tanh"
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        get_cell(self.cell, self.activation)
+        if self.output not in ("last", "sequence"):
+            raise ValueError(f"output must be 'last' or 'sequence', got {self.output!r}")
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    # -- parameters ---------------------------------------------------------------------------
+    @property
+    def _cell(self):
+        return get_cell(self.cell, self.activation)
+
+    @property
+    def n_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def _suffixes(self):
+        return ("", "_reverse")[: self.n_directions]
+
+    @property
+    def layout(self):
+        """List of (name, shape) in the order of the flat parameter vector."""
+        G, nd = self._cell.n_gates, self.n_directions
+        shapes, d_in = [], self.input_size
+        for k, H in enumerate(self.hidden_sizes):
+            for sfx in self._suffixes():
+                shapes += [(f"weight_ih_l{k}{sfx}", (G * H, d_in)),
+                           (f"weight_hh_l{k}{sfx}", (G * H, H)),
+                           (f"bias_ih_l{k}{sfx}", (G * H,)),
+                           (f"bias_hh_l{k}{sfx}", (G * H,))]
+            d_in = nd * H
+        return shapes + [("head.weight", (self.n_outputs, d_in)), ("head.bias", (self.n_outputs,))]
+
+    @property
+    def n_params(self):
+        return sum(int(np.prod(shape)) for _, shape in self.layout)
+
+    def unpack(self, theta):
+        """Dict of name -> view into ``theta`` (writing a view writes theta)."""
+        views, start = {}, 0
+        for name, shape in self.layout:
+            size = int(np.prod(shape))
+            views[name] = theta[start:start + size].reshape(shape)
+            start += size
+        return views
+
+    def init_params(self, rng, dtype=np.float64, forget_bias=1.0):
+        """Glorot-uniform input and head weights, orthogonal recurrent weights, zero biases.
+
+        Each gate block is initialised on its own. For the LSTM, ``bias_ih``'s forget-gate
+        block is set to ``forget_bias``.
+        """
+        theta = np.zeros(self.n_params, dtype=dtype)
+        G = self._cell.n_gates
+        for name, W in self.unpack(theta).items():
+            if name.startswith("weight_ih") or name == "head.weight":
+                blocks = W.shape[0] // G if name != "head.weight" else W.shape[0]
+                limit = np.sqrt(6.0 / (blocks + W.shape[1]))
+                W[...] = rng.uniform(-limit, limit, size=W.shape)
+            elif name.startswith("weight_hh"):
+                H = W.shape[1]
+                for g in range(G):
+                    q, r = np.linalg.qr(rng.normal(size=(H, H)))
+                    W[g * H:(g + 1) * H] = q * np.sign(np.diag(r))
+            elif name.startswith("bias_ih") and self.cell == "lstm":
+                H = W.shape[0] // 4
+                W[H:2 * H] = forget_bias
+        return theta
+
+    def state_dict(self, theta):
+        """PyTorch-style state dict: name -> array copy."""
+        return {name: v.copy() for name, v in self.unpack(theta).items()}
+
+    def params_from_state_dict(self, state_dict, dtype=None):
+        """Flat vector from a state dict (names and shapes must match :attr:`layout`)."""
+        expected = dict(self.layout)
+        missing = set(expected) - set(state_dict)
+        unexpected = set(state_dict) - set(expected)
+        if missing or unexpected:
+            raise ValueError(f"state dict does not match the network: missing {sorted(missing)}, "
+                             f"unexpected {sorted(unexpected)}")
+        dtype = dtype or np.result_type(*[np.asarray(v) for v in state_dict.values()])
+        theta = np.empty(self.n_params, dtype=dtype)
+        for name, view in self.unpack(theta).items():
+            value = np.asarray(state_dict[name])
+            if value.shape != expected[name]:
+                raise ValueError(f"{name} has shape {value.shape}, expected {expected[name]}")
+            view[...] = value
+        return theta
+
+    # -- batches ------------------------------------------------------------------------------
+    def _batch(self, X, lengths):
+        X = np.asarray(X)
+        if X.ndim != 3 or X.shape[2] != self.input_size:
+            raise ValueError(f"X must have shape (B, T, {self.input_size}), got {X.shape}")
+        lengths = np.asarray(lengths, dtype=np.intp)
+        B, T, _ = X.shape
+        if lengths.shape != (B,) or (B and (lengths.min() < 1 or lengths.max() > T)):
+            raise ValueError(f"lengths must be {B} integers in [1, {T}]")
+        order = np.argsort(-lengths, kind="stable")
+        L = lengths[order]
+        Xt = np.ascontiguousarray(X[order].transpose(1, 0, 2))
+        real = np.arange(T)[:, None] < L[None, :]
+        Xt[~real] = 0
+        return _Batch(order, L, Xt, real.sum(axis=1))
+
+    @staticmethod
+    def _windows(T, tbptt_steps):
+        k = T if tbptt_steps is None else int(tbptt_steps)
+        if k < 1:
+            raise ValueError(f"tbptt_steps must be a positive integer or None, got {tbptt_steps}")
+        return [(s, min(s + k, T)) for s in range(0, T, k)]
+
+    # -- forward ------------------------------------------------------------------------------
+    def _prepared(self, P, dtype):
+        """Per layer, per direction: the cell's prepared weights in the batch's dtype."""
+        cell = self._cell
+        out = []
+        for k in range(len(self.hidden_sizes)):
+            out.append([cell.prepare(*(P[f"{n}_l{k}{sfx}"].astype(dtype, copy=False) for n in
+                                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+                        for sfx in self._suffixes()])
+        return out
+
+    def _initial_state(self, B, dtype):
+        return [[(np.zeros((B, H), dtype), np.zeros((B, H), dtype)) for _ in self._suffixes()]
+                for H in self.hidden_sizes]
+
+    def _forward_layers(self, W, X, n_active, lengths, state, rng=None):
+        """All layers over one window. Returns per-layer caches, top outputs and next state.
+
+        Each cache is (layer input, dropout mask or None, [direction buffers]). ``state`` holds
+        the forward directions' initial states; reverse directions always start at zero.
+        """
+        cell, caches, next_state = self._cell, [], []
+        inp = X
+        for k, H in enumerate(self.hidden_sizes):
+            mask = None
+            if k > 0 and rng is not None and self.dropout > 0:
+                keep = 1.0 - self.dropout
+                mask = (rng.random(inp.shape) < keep).astype(inp.dtype) / inp.dtype.type(keep)
+                inp = inp * mask
+            dirs, outs, layer_state = [], [], []
+            for d, (w, (h0, c0)) in enumerate(zip(W[k], state[k])):
+                reverse = d == 1
+                if reverse:
+                    h0, c0 = np.zeros_like(h0), np.zeros_like(c0)
+                bufs = direction_forward(cell, w, inp, n_active, h0, c0, reverse)
+                dirs.append(bufs)
+                outs.append(direction_outputs(bufs["H"], reverse)[0])
+                layer_state.append(final_states(bufs, lengths) if not reverse else (h0, c0))
+            caches.append((inp, mask, dirs))
+            next_state.append(layer_state)
+            inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+        return caches, inp, next_state
+
+    def _features(self, caches, top, lengths, rows):
+        """Head input: (N, nd*H) for "last" (the given rows) or the top outputs (T, B, nd*H)."""
+        if self.output == "sequence":
+            return top
+        return self._last_features(caches, lengths, rows)
+
+    def _last_features(self, caches, lengths, rows):
+        """Forward direction's last real state joined with the backward direction's first."""
+        dirs = caches[-1][2]
+        feats = [dirs[0]["H"][lengths[rows], rows]]
+        if self.bidirectional:
+            feats.append(dirs[1]["H"][0, rows])
+        return np.concatenate(feats, axis=1) if len(feats) > 1 else feats[0]
+
+    def _run(self, theta, X, lengths, state=None):
+        """Forward over the whole batch (no truncation, no dropout). Returns batch, caches, top."""
+        batch = self._batch(X, lengths)
+        P = self.unpack(theta)
+        W = self._prepared(P, batch.X.dtype)
+        state = state or self._initial_state(len(batch.lengths), batch.X.dtype)
+        caches, top, _ = self._forward_layers(W, batch.X, batch.n_active, batch.lengths, state)
+        return batch, P, caches, top
+
+    def forward(self, theta, X, lengths):
+        """Raw head outputs: (B, K) for output="last", (B, T, K) for "sequence" (zero where padded).
+
+        The dtype of X decides the dtype of the computation.
+        """
+        batch, P, caches, top = self._run(theta, X, lengths)
+        rows = np.arange(len(batch.lengths))
+        feats = self._features(caches, top, batch.lengths, rows)
+        Z = feats @ P["head.weight"].T.astype(feats.dtype) + P["head.bias"].astype(feats.dtype)
+        if self.output == "sequence":
+            Z[batch.n_active[:, None] <= rows[None, :]] = 0
+            Z = Z.transpose(1, 0, 2)
+        return _unsort(Z, batch.order)
+
+    def hidden_states(self, theta, X, lengths):
+        """Top layer states: per step (B, T, nd*H), zero where padded, and the head input of
+        output="last" (B, nd*H): the last real state (bidirectional: joined with the backward
+        direction's first step)."""
+        batch, P, caches, top = self._run(theta, X, lengths)
+        rows = np.arange(len(batch.lengths))
+        last = self._last_features(caches, batch.lengths, rows)
+        return _unsort(top.transpose(1, 0, 2), batch.order), _unsort(last, batch.order)
+
+    # -- training -----------------------------------------------------------------------------
+    def loss_and_grad(self, theta, X, lengths, y, loss, sample_weight=None, l2=0.0,
+                      tbptt_steps=None, rng=None):
+        """Loss and its gradient w.r.t. theta, by backpropagation through time.
+
+        Parameters
+        ----------
+        theta : ndarray (n_params,)
+        X : ndarray (B, T, D); lengths : ndarray (B,)
+        y : targets, original row order. "softmax": integer classes, (B,) or (B, T);
+            "logistic" and "squared": (B, K) or (B, T, K).
+        loss : {"softmax", "logistic", "squared"}
+        sample_weight : ndarray (B,) or None. The loss is the weighted mean over sequences
+            (output="last") or over real steps (output="sequence").
+        l2 : float, adds ``0.5 * l2 * ||weights||^2`` (biases excluded)
+        tbptt_steps : int or None. Truncated BPTT: windows of this many steps; the state
+            carries from window to window but the gradient does not. Unidirectional only.
+        rng : numpy Generator for dropout, or None (no dropout)
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray like theta
+        """
+        if tbptt_steps is not None and self.bidirectional:
+            raise ValueError("truncated BPTT needs a unidirectional network: a backward "
+                             "direction cannot carry its state across windows")
+        batch = self._batch(X, lengths)
+        dtype = batch.X.dtype
+        P = self.unpack(theta)
+        W = self._prepared(P, dtype)
+        Y, weights = self._targets(batch, y, loss, sample_weight)
+        grad = np.zeros(self.n_params, dtype=dtype)
+        G = self.unpack(grad)
+        state = self._initial_state(len(batch.lengths), dtype)
+        total = 0.0
+        for s, e in self._windows(batch.X.shape[0], tbptt_steps):
+            lengths_w = np.clip(batch.lengths - s, 0, e - s)
+            caches, top, state = self._forward_layers(W, batch.X[s:e], batch.n_active[s:e],
+                                                      lengths_w, state, rng)
+            total += self._window_loss_and_backward(P, W, G, caches, top, batch, s, e,
+                                                    lengths_w, Y, weights, loss)
+        if l2:
+            for name, p in P.items():
+                if "weight" in name:
+                    total += 0.5 * l2 * float(np.vdot(p, p))
+                    G[name] += l2 * p
+        return float(total), grad.astype(theta.dtype, copy=False)
+
+    def _targets(self, batch, y, loss, sample_weight):
+        """Targets in sorted order (time-major for "sequence") and weights summing to one."""
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        B, T = len(batch.lengths), batch.X.shape[0]
+        y = np.asarray(y)[batch.order]
+        sw = (np.ones(B) if sample_weight is None
+              else np.asarray(sample_weight, dtype=np.float64)[batch.order])
+        if self.output == "sequence":
+            y = y[:, :T].swapaxes(0, 1)  # (T, B[, K])
+            sw = sw[None, :] * (np.arange(T)[:, None] < batch.lengths[None, :])
+        if loss != "softmax":
+            y = y.astype(batch.X.dtype, copy=False)
+            if y.ndim == sw.ndim:
+                y = y[..., None]
+        total = sw.sum()
+        if not total > 0:
+            raise ValueError("sample weights must have a positive sum")
+        return y, (sw / total).astype(batch.X.dtype)
+
+    def _window_loss_and_backward(self, P, W, G, caches, top, batch, s, e, lengths_w, Y,
+                                  weights, loss):
+        """Loss of the outputs inside window [s, e), backpropagated into the gradients G."""
+        W_out, b_out = P["head.weight"].astype(top.dtype), P["head.bias"].astype(top.dtype)
+        if self.output == "last":
+            rows = np.flatnonzero((batch.lengths > s) & (batch.lengths <= e))
+            if rows.size == 0:
+                return 0.0
+            feats = self._features(caches, top, lengths_w, rows)
+            value, dZ = LOSSES[loss](feats @ W_out.T + b_out, Y[rows], weights[rows])
+            dfeat = dZ @ W_out
+            dtop = None
+        else:
+            real = np.arange(e - s)[:, None] < lengths_w[None, :]  # (Tw, B)
+            feats = top[real]
+            value, dZ = LOSSES[loss](feats @ W_out.T + b_out, Y[s:e][real], weights[s:e][real])
+            dtop = np.zeros_like(top)
+            dtop[real] = dZ @ W_out
+            rows = None
+        G["head.weight"] += (dZ.T @ feats).astype(G["head.weight"].dtype)
+        G["head.bias"] += dZ.sum(axis=0)
+        self._backward_layers(W, G, caches, dtop, dfeat if dtop is None else None, rows,
+                              lengths_w, batch.n_active[s:e])
+        return value
+
+    def _backward_layers(self, W, G, caches, dtop, dfeat, rows, lengths_w, n_active):
+        """Backpropagate from the head input into every layer, accumulating into G."""
+        cell = self._cell
+        for k in range(len(self.hidden_sizes) - 1, -1, -1):
+            inp, mask, dirs = caches[k]
+            H = self.hidden_sizes[k]
+            dinp = None
+            for d, bufs in enumerate(dirs):
+                if dtop is not None:
+                    dH = np.ascontiguousarray(dtop[..., d * H:(d + 1) * H])
+                else:  # output="last": the gradient enters at one step per row
+                    dH = np.zeros((inp.shape[0], inp.shape[1], H), dtype=inp.dtype)
+                    steps = lengths_w[rows] - 1 if d == 0 else np.zeros_like(rows)
+                    dH[steps, rows] = dfeat[:, d * H:(d + 1) * H]
+                dX, grads = direction_backward(cell, W[k][d], bufs, inp, dH, n_active,
+                                               reverse=d == 1, need_dX=k > 0)
+                sfx = ("", "_reverse")[d]
+                for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), grads):
+                    G[f"{name}_l{k}{sfx}"] += g
+                if dX is not None:
+                    dinp = dX if dinp is None else dinp + dX
+            if mask is not None and dinp is not None:
+                dinp *= mask
+            dtop, dfeat = dinp, None
+
+
+def _unsort(Z, order):
+    """Rows back in the caller's order: ``out[order[i]] = Z[i]``."""
+    out = np.empty_like(Z)
+    out[order] = Z
+    return out
