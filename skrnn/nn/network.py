@@ -283,6 +283,28 @@ class RecurrentNetwork:
         last = self._last_features(caches, batch.lengths, rows)
         return _unsort(top.transpose(1, 0, 2), batch.order), _unsort(last, batch.order)
 
+    def final_states(self, theta, X, lengths):
+        """Per-step top outputs and final states in PyTorch's conventions.
+
+        Returns
+        -------
+        outputs : ndarray (B, T, nd*H_last), zero where padded
+        h_n : list of ndarray (B, H_k), one per layer and direction (layer-major, forward
+            first): the forward direction's state after the last real step, the backward
+            direction's state after step 0
+        c_n : list like h_n for the LSTM, else None
+        """
+        batch, P, caches, top = self._run(theta, X, lengths)
+        rows = np.arange(len(batch.lengths))
+        h_n, c_n = [], []
+        for _, _, dirs in caches:
+            for d, bufs in enumerate(dirs):
+                idx = batch.lengths if d == 0 else np.zeros_like(batch.lengths)
+                h_n.append(_unsort(bufs["H"][idx, rows], batch.order))
+                if "C" in bufs:
+                    c_n.append(_unsort(bufs["C"][idx, rows], batch.order))
+        return _unsort(top.transpose(1, 0, 2), batch.order), h_n, (c_n or None)
+
     # -- training -----------------------------------------------------------------------------
     def loss_and_grad(self, theta, X, lengths, y, loss, sample_weight=None, l2=0.0,
                       tbptt_steps=None, rng=None):
