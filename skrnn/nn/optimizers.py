@@ -14,7 +14,8 @@ __all__ = ["SGD", "Adam", "clip_grad_norm", "clip_grad_value", "minimize_lbfgs"]
 def clip_grad_norm(grad, max_norm):
     """Scale ``grad`` in place so its global L2 norm is at most ``max_norm``.
 
-    Returns the norm before clipping (a float; inf or nan if the gradient is not finite).
+    Returns the norm before clipping (a float). A gradient that is not finite is left as it is
+    and its norm (inf or nan) returned, so the caller can stop training.
 
     Examples
     --------
@@ -26,7 +27,7 @@ def clip_grad_norm(grad, max_norm):
     array([0.6, 0.8])
     """
     norm = float(np.sqrt(np.vdot(grad, grad)))
-    if max_norm is not None and norm > max_norm:
+    if max_norm is not None and np.isfinite(norm) and norm > max_norm:
         grad *= grad.dtype.type(max_norm / norm)
     return norm
 
