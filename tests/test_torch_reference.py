@@ -19,7 +19,7 @@ REFERENCE = Path(__file__).with_name("reference")
 FIXTURES = REFERENCE / "torch_fixtures.npz"
 OBJECTIVES = {"sequence": "squared", "last": "softmax"}  # output kind -> loss name
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
-RTOL64, RTOL32 = 1e-10, 1e-4
+RTOL = {"float64": 1e-10, "float32": 1e-4}
 
 
 def load_fixture_cases(path=FIXTURES):
@@ -95,23 +95,39 @@ def check_case(case, rtol):
 
 
 # -- saved cases (no torch) -----------------------------------------------------------------------
+def layout(case):
+    """(bidirectional, number of layers, variable lengths) of a case."""
+    variable = bool((case["lengths"] < case["X"].shape[1]).any())
+    return bool(case["bidirectional"]), len(case["hidden_sizes"]), variable
+
+
 def test_fixtures_cover_every_cell_and_layout():
     assert FIXTURES.stat().st_size < 1_000_000
-    cells = {(str(c["cell"]), str(c["activation"])) for c in FIXTURE_CASES.values()}
-    assert cells == set(CELLS)
-    assert {(bool(c["bidirectional"]), len(c["hidden_sizes"]), bool((c["lengths"] < c["X"].shape[1]).any()))
-            for c in FIXTURE_CASES.values()} == {(False, 1, False), (True, 2, True), (False, 1, True)}
+    expected = {(False, 1, False), (True, 2, True), (False, 1, True)}
+    for cell, activation in CELLS:
+        cases = [c for c in FIXTURE_CASES.values()
+                 if (c["cell"], c["activation"]) == (cell, activation)]
+        assert {layout(c) for c in cases} == expected
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_CASES))
+def test_fixture_padding_is_nan(name):
+    """Inputs and sequence targets are NaN at padded steps: skrnn must never read them."""
+    case = FIXTURE_CASES[name]
+    padded = np.arange(case["X"].shape[1])[None, :] >= case["lengths"][:, None]
+    for key in ("X", "y/sequence"):
+        assert np.isnan(case[key][padded]).all() and np.isfinite(case[key][~padded]).all()
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURE_CASES))
 def test_states_match_torch_fixture(name):
-    check_states(FIXTURE_CASES[name], RTOL64)
+    check_states(FIXTURE_CASES[name], RTOL["float64"])
 
 
 @pytest.mark.parametrize("output", sorted(OBJECTIVES))
 @pytest.mark.parametrize("name", sorted(FIXTURE_CASES))
 def test_gradients_match_torch_fixture(name, output):
-    check_gradients(FIXTURE_CASES[name], output, RTOL64)
+    check_gradients(FIXTURE_CASES[name], output, RTOL["float64"])
 
 
 # -- live cases (torch) ---------------------------------------------------------------------------
@@ -127,12 +143,12 @@ def reference():
 
 
 @pytest.mark.parametrize("cell,activation", CELLS)
-@pytest.mark.parametrize("dtype,rtol", [("float64", RTOL64), ("float32", RTOL32)])
-def test_live_two_layers_bidirectional(reference, cell, activation, dtype, rtol):
+@pytest.mark.parametrize("dtype", sorted(RTOL))
+def test_live_two_layers_bidirectional(reference, cell, activation, dtype):
     case = reference.make_case(cell, activation, (4, 4), True, T=6, lengths=(2, 6, 1, 5, 3),
                                seed=101, dtype=getattr(reference.torch, dtype))
     assert case["X"].dtype == np.dtype(dtype)
-    check_case(case, rtol)
+    check_case(case, RTOL[dtype])
 
 
 @pytest.mark.parametrize("cell,activation", CELLS)
@@ -141,4 +157,4 @@ def test_live_three_layers_of_different_sizes(reference, cell, activation, bidir
     # the longest sequence is shorter than T: the last step is padding for every row
     case = reference.make_case(cell, activation, (3, 5, 4), bidirectional, T=6,
                                lengths=(4, 2, 5, 1), seed=202)
-    check_case(case, RTOL64)
+    check_case(case, RTOL["float64"])

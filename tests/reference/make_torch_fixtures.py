@@ -4,8 +4,8 @@ Regenerate ``torch_fixtures.npz`` (next to this file) with::
 
     python tests/reference/make_torch_fixtures.py
 
-Every case is built in float64 from ``torch.manual_seed(seed)`` and saved under flat keys
-``"{case}/{name}"``:
+The saved cases are float64, each drawn after ``torch.manual_seed(seed)`` with a fixed seed, so
+regenerating gives the same arrays. They are saved under flat keys ``"{case}/{name}"``:
 
     cell, activation, input_size, hidden_sizes, bidirectional, n_outputs   configuration
     X (B, T, D), lengths (B,)                 inputs; NaN at padded steps (they must be ignored)
@@ -111,16 +111,14 @@ def make_case(cell, activation, hidden_sizes, bidirectional, T, lengths, seed,
     params = named_parameters(layers, head)
     lengths = torch.tensor(lengths, dtype=torch.int64)
     B = len(lengths)
-    real = torch.arange(T)[None, :] < lengths[:, None]
-    X = torch.randn(B, T, input_size, dtype=dtype).masked_fill(~real[..., None], float("nan"))
-    y = {"sequence": torch.randn(B, T, n_outputs, dtype=dtype).masked_fill(~real[..., None],
-                                                                           float("nan")),
+    padded = (torch.arange(T)[None, :] >= lengths[:, None])[..., None]
+    X = torch.randn(B, T, input_size, dtype=dtype).masked_fill(padded, float("nan"))
+    y = {"sequence": torch.randn(B, T, n_outputs, dtype=dtype).masked_fill(padded, float("nan")),
          "last": torch.randint(0, n_outputs, (B,))}
 
     outputs, h_n, c_n = run_layers(layers, X, lengths)
     losses = {"sequence": sequence_loss(head(outputs), y["sequence"], lengths),
-              "last": torch.nn.functional.cross_entropy(head(last_features(h_n)),
-                                                        y["last"])}
+              "last": torch.nn.functional.cross_entropy(head(last_features(h_n)), y["last"])}
     case = {"cell": cell, "activation": activation, "input_size": input_size,
             "hidden_sizes": hidden_sizes, "bidirectional": bidirectional,
             "n_outputs": n_outputs, "X": X, "lengths": lengths, "outputs": outputs}
