@@ -165,3 +165,20 @@ def test_truncation_rejects_bidirectional_and_bad_window():
         uni.loss_and_grad(uni.init_params(np.random.default_rng(0)), X, lengths, y, "softmax",
                           tbptt_steps=0)
 
+
+
+def test_per_step_weights_equal_repeating_steps_in_the_loss():
+    rng = np.random.default_rng(5)
+    net = RecurrentNetwork("gru", D, (3,), K, output="sequence")
+    theta = random_theta(net, rng)
+    X, lengths, y = rng.normal(size=(B, T, D)), np.array([5, 2, 4]), rng.integers(0, K, (B, T))
+    step_weights = rng.uniform(0.5, 2.0, size=(B, T))
+
+    def f(th):
+        return net.loss_and_grad(th, X, lengths, y, "softmax", step_weights)[0]
+
+    value, grad = net.loss_and_grad(theta, X, lengths, y, "softmax", step_weights)
+    assert relative_error(grad, numerical_gradient(f, theta)) < 1e-6
+    uniform = net.loss_and_grad(theta, X, lengths, y, "softmax", np.ones((B, T)))[0]
+    assert uniform == pytest.approx(net.loss_and_grad(theta, X, lengths, y, "softmax")[0])
+    assert value != pytest.approx(uniform)

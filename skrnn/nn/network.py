@@ -317,8 +317,9 @@ class RecurrentNetwork:
         y : targets, original row order. "softmax": integer classes, (B,) or (B, T);
             "logistic" and "squared": (B, K) or (B, T, K).
         loss : {"softmax", "logistic", "squared"}
-        sample_weight : ndarray (B,) or None. The loss is the weighted mean over sequences
-            (output="last") or over real steps (output="sequence").
+        sample_weight : ndarray (B,) or None; for output="sequence" also (B, T), one weight
+            per step. The loss is the weighted mean over sequences (output="last") or over
+            real steps (output="sequence").
         l2 : float, adds ``0.5 * l2 * ||weights||^2`` (biases excluded)
         tbptt_steps : int or None. Truncated BPTT: windows of this many steps; the state
             carries from window to window but the gradient does not. Unidirectional only.
@@ -364,7 +365,8 @@ class RecurrentNetwork:
               else np.asarray(sample_weight, dtype=np.float64)[batch.order])
         if self.output == "sequence":
             y = y[:, :T].swapaxes(0, 1)  # (T, B[, K])
-            sw = sw[None, :] * (np.arange(T)[:, None] < batch.lengths[None, :])
+            real = np.arange(T)[:, None] < batch.lengths[None, :]
+            sw = (sw[:, :T].T if sw.ndim == 2 else sw[None, :]) * real
         if loss != "softmax":
             y = y.astype(batch.X.dtype, copy=False)
             if y.ndim == sw.ndim:
