@@ -1,3 +1,13 @@
-"""skrnn: recurrent neural network estimators for scikit-learn, on a NumPy engine."""
+"""skrnn: recurrent neural network estimators for scikit-learn, on a NumPy engine.
+
+The estimators take sequences as a ragged list of arrays, a NaN-padded 3-D array, a 2-D array
+or a pandas DataFrame, and work in Pipeline, GridSearchCV and cross_val_score.
+"""
+
+from ._classifier import RNNClassifier
+from ._regressor import RNNRegressor
+from ._tagger import RNNSequenceTagger
 
 __version__ = "0.1.0.dev0"
+
+__all__ = ["RNNClassifier", "RNNRegressor", "RNNSequenceTagger", "__version__"]

@@ -1,0 +1,200 @@
+"""RNNClassifier: one label per sequence."""
+
+import numpy as np
+from scipy.special import log_softmax, softmax
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ._base import BaseRNN
+from ._docs import fill_doc
+
+
+class ClassifierRNN(BaseRNN):
+    """Label handling shared by the sequence classifier and the sequence tagger."""
+
+    _loss = "softmax"
+    _parameter_constraints: dict = {
+        **BaseRNN._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, cell="gru", hidden_layer_sizes=(32,), *, bidirectional=False,
+                 activation="tanh", dropout=0.0, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.01,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, max_grad_norm=5.0,
+                 tbptt_steps=None, class_weight=None):
+        super().__init__(
+            cell, hidden_layer_sizes, bidirectional=bidirectional, activation=activation,
+            dropout=dropout, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            max_grad_norm=max_grad_norm, tbptt_steps=tbptt_steps)
+        self.class_weight = class_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences X and labels y.
+
+        Parameters
+        ----------
+        X : sequences in any accepted form (see the class docstring)
+        y : labels, see the class docstring
+        sample_weight : array-like of shape (n_sequences,), default=None
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over the given data, keeping the current weights.
+
+        Parameters
+        ----------
+        X, y, sample_weight : as in :meth:`fit`
+        classes : array-like, required at the first call: every label ``y`` may ever hold.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "_theta") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if self.solver == "lbfgs":
+            raise ValueError("partial_fit is not available for solver='lbfgs'; use 'adam' or "
+                             "'sgd'.")
+        if self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' is not supported for partial_fit: the "
+                             "class frequencies of the whole data are unknown. Pass a dict.")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    # -- labels ---------------------------------------------------------------------------------
+    def _set_classes(self, y, classes):
+        if classes is not None:
+            self.classes_ = np.unique(np.asarray(classes))
+            self._encode(y)  # every label must be among the given classes
+        else:
+            self.classes_ = np.unique(y)
+
+    def _check_classes_argument(self, classes):
+        if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes={np.unique(classes)!r} differs from the classes of the "
+                             f"first call to partial_fit: {self.classes_!r}")
+
+    def _encode(self, labels):
+        """Labels -> indices into classes_; unknown labels are an error."""
+        codes = np.searchsorted(self.classes_, labels)
+        codes = np.minimum(codes, len(self.classes_) - 1)
+        unknown = self.classes_[codes] != labels
+        if np.any(unknown):
+            raise ValueError(f"y contains labels not seen in the classes {self.classes_!r}: "
+                             f"{np.unique(np.asarray(labels)[unknown])!r}")
+        return codes
+
+    def _label_weights(self, labels, codes, sample_weight, reset):
+        """Sample weights times class weights; at fit time at least two classes must remain."""
+        weights = compute_class_weight(self.class_weight, classes=self.classes_, y=labels) \
+            if self.class_weight is not None else np.ones(len(self.classes_))
+        weights = sample_weight * weights[codes]
+        if reset and len(np.unique(codes[weights > 0])) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes with "
+                             f"positive weight; the data holds {len(np.unique(codes))} class(es) "
+                             f"and {len(np.unique(codes[weights > 0]))} with positive weight.")
+        return weights
+
+    def _labels(self, y, reset, classes):
+        """Validate 1-D labels and encode them, fixing classes_ when ``reset``."""
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if reset:
+            self._set_classes(y, classes)
+        else:
+            self._check_classes_argument(classes)
+        return y, self._encode(y)
+
+    def _predict_proba_padded(self, X):
+        Z, lengths = self._forward(X)
+        return softmax(Z, axis=-1), lengths
+
+
+@fill_doc
+class RNNClassifier(ClassifierMixin, ClassifierRNN):
+    """Recurrent neural network classifier: one label per sequence.
+
+    The network reads each sequence step by step; a dense softmax layer classifies the top
+    layer's state after the sequence's last real step (for a bidirectional network, joined
+    with the backward direction's state at the first step).
+
+    Input forms, accepted by every method:
+
+    - a ragged list of arrays shaped (T_i, n_features) or (T_i,);
+    - a 3-D array (n_sequences, T, n_features), padding marked by trailing all-NaN steps;
+    - a 2-D array (n_sequences, T): each row one univariate sequence of T steps;
+    - a pandas DataFrame, 2-D as above or long format with a (sequence id, time) MultiIndex.
+
+    Parameters
+    ----------
+    {parameters}
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying the sample weights. "balanced" uses
+        n_samples / (n_classes * np.bincount(y)).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    {attributes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.normal(size=(rng.integers(3, 9), 2)) for _ in range(60)]
+    >>> y = [int(x[0, 0] > 0) for x in X]  # remember the first step
+    >>> clf = RNNClassifier("gru", (8,), random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 2)
+    """
+
+    def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):
+        check_consistent_length(lengths, y)
+        labels, codes = self._labels(y, reset, classes)
+        weights = self._label_weights(labels, codes, self._sample_weight(sample_weight, lengths),
+                                      reset)
+        return codes, weights, len(self.classes_)
+
+    def _stratify_labels(self, Y):
+        counts = np.bincount(Y)
+        return Y if counts[counts > 0].min() >= 2 else None
+
+    def _score_validation(self, X3, lengths, Y):
+        Z = self._network.forward(self._theta, X3[:, :lengths.max()], lengths)
+        return float(np.mean(Z.argmax(axis=1) == Y))
+
+    def predict_proba(self, X):
+        """Class probabilities, ndarray (n_sequences, n_classes)."""
+        return self._predict_proba_padded(X)[0]
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities, ndarray (n_sequences, n_classes)."""
+        Z, _ = self._forward(X)
+        return log_softmax(Z, axis=-1)
+
+    def predict(self, X):
+        """Predicted label of each sequence, ndarray (n_sequences,)."""
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]

@@ -1,0 +1,91 @@
+"""Docstring sections shared by the three estimators, written once."""
+
+import textwrap
+
+PARAMETERS = """\
+cell : {"gru", "lstm", "rnn"}, default="gru"
+    The recurrent cell, with PyTorch's equations and weight layout.
+hidden_layer_sizes : tuple of int, default=(32,)
+    Hidden state size of each stacked recurrent layer.
+bidirectional : bool, default=False
+    Run every layer in both directions and concatenate the two outputs.
+activation : {"tanh", "relu"}, default="tanh"
+    Nonlinearity of cell="rnn" (ignored by the gated cells).
+dropout : float in [0, 1), default=0.0
+    Dropout on the inputs of every layer after the first, during training only.
+solver : {"adam", "sgd", "lbfgs"}, default="adam"
+    "lbfgs" trains full-batch with scipy's L-BFGS-B on the flat parameter vector.
+alpha : float, default=0.0001
+    L2 penalty on the weights (not the biases), divided by the total sample weight.
+batch_size : int or "auto", default="auto"
+    Sequences per mini-batch; "auto" is min(200, n_sequences).
+learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+    Learning rate schedule of solver="sgd", as in MLPClassifier.
+learning_rate_init : float, default=0.01
+    Initial step size of "sgd" and "adam".
+power_t : float, default=0.5
+    Exponent of the "invscaling" schedule.
+max_iter : int, default=200
+    Maximum number of epochs (iterations for "lbfgs").
+shuffle : bool, default=True
+    Shuffle the sequences at every epoch.
+random_state : int, RandomState instance or None, default=None
+    Seeds the initial weights, shuffling, dropout and the validation split. Every call to
+    fit starts again from it, so fits with an int seed are identical.
+tol : float, default=1e-4
+    Training stops when the loss (or the validation score with early_stopping) does not
+    improve by tol for n_iter_no_change consecutive epochs.
+verbose : bool, default=False
+    Print one line per epoch: loss, validation score, gradient norm, time.
+warm_start : bool, default=False
+    Start fit from the weights of the previous fit.
+momentum : float, default=0.9
+    Momentum of solver="sgd".
+nesterovs_momentum : bool, default=True
+    Use Nesterov's momentum with solver="sgd".
+early_stopping : bool, default=False
+    Hold out validation_fraction of the sequences, stop when the validation score stops
+    improving, and restore the weights of the best epoch.
+validation_fraction : float, default=0.1
+    Fraction of the sequences held out with early_stopping.
+beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+    Parameters of solver="adam".
+n_iter_no_change : int, default=10
+    Epochs without improvement before stopping.
+max_fun : int, default=15000
+    Maximum number of loss evaluations of solver="lbfgs".
+max_grad_norm : float or None, default=5.0
+    Clip the gradient of every mini-batch to this global L2 norm; None turns clipping off.
+tbptt_steps : int or None, default=None
+    Truncated backpropagation through time: windows of this many steps; the state carries
+    across windows but the gradient does not, so memory stays bounded on long sequences.
+    None is full backpropagation through time. Ignored by bidirectional networks."""
+
+ATTRIBUTES = """\
+n_features_in_ : int
+    Features seen during fit: columns of a 2-D array, features per step otherwise.
+feature_names_in_ : ndarray of shape (n_features_in_,)
+    Defined when fit was given feature names (pandas columns).
+loss_curve_ : list of float
+    Training loss of every epoch.
+grad_norm_curve_ : list of float
+    Mean gradient norm (before clipping) of every epoch.
+best_loss_ : float
+    Lowest training loss.
+validation_scores_ : list of float or None
+    Validation score of every epoch with early_stopping.
+best_validation_score_ : float or None
+    Best validation score with early_stopping.
+n_iter_ : int
+    Epochs run (iterations for "lbfgs").
+t_ : int
+    Number of training sequences seen by the optimizer."""
+
+
+def fill_doc(cls):
+    """Insert the shared parameter and attribute sections into a class docstring."""
+    indent = " " * 4
+    cls.__doc__ = cls.__doc__.format(
+        parameters=textwrap.indent(PARAMETERS, indent).lstrip(),
+        attributes=textwrap.indent(ATTRIBUTES, indent).lstrip())
+    return cls

@@ -1,0 +1,98 @@
+"""RNNRegressor: one target vector per sequence (several outputs, e.g. a forecast horizon)."""
+
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import _check_y, check_consistent_length
+
+from ._base import BaseRNN
+from ._docs import fill_doc
+
+
+@fill_doc
+class RNNRegressor(RegressorMixin, BaseRNN):
+    """Recurrent neural network regressor: one target (or target vector) per sequence.
+
+    The network reads each sequence step by step; a dense linear layer maps the top layer's
+    state after the sequence's last real step to the targets, trained on the squared error.
+    Several outputs (y of shape (n_sequences, n_outputs)), for example a multi-step forecast
+    horizon, share one network.
+
+    Input forms, accepted by every method:
+
+    - a ragged list of arrays shaped (T_i, n_features) or (T_i,);
+    - a 3-D array (n_sequences, T, n_features), padding marked by trailing all-NaN steps;
+    - a 2-D array (n_sequences, T): each row one univariate sequence of T steps;
+    - a pandas DataFrame, 2-D as above or long format with a (sequence id, time) MultiIndex.
+
+    Parameters
+    ----------
+    {parameters}
+
+    Attributes
+    ----------
+    n_outputs_ : int
+    {attributes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 6))  # 80 univariate sequences of 6 steps
+    >>> y = X[:, -2:] @ [0.5, 1.0]
+    >>> reg = RNNRegressor("gru", (8,), random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    _loss = "squared"
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences X and targets y of shape (n,) or (n, n_outputs).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over the given data, keeping the current weights.
+
+        Returns
+        -------
+        self
+        """
+        if self.solver == "lbfgs":
+            raise ValueError("partial_fit is not available for solver='lbfgs'; use 'adam' or "
+                             "'sgd'.")
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):
+        check_consistent_length(lengths, y)
+        y = _check_y(y, multi_output=True, y_numeric=True, estimator=self)
+        one_d = y.ndim == 1
+        Y = y.reshape(len(y), -1)
+        if reset:
+            self._y_1d = one_d
+            self.n_outputs_ = Y.shape[1]
+        elif Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[1]} outputs, but {type(self).__name__} was "
+                             f"fitted with {self.n_outputs_}.")
+        return Y, self._sample_weight(sample_weight, lengths), Y.shape[1]
+
+    def _score_validation(self, X3, lengths, Y):
+        Z = self._network.forward(self._theta, X3[:, :lengths.max()], lengths)
+        return float(r2_score(Y, Z))
+
+    def predict(self, X):
+        """Predicted targets, ndarray (n_sequences,) or (n_sequences, n_outputs)."""
+        Z, _ = self._forward(X)
+        return Z.ravel() if self._y_1d else Z
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,113 @@
+"""RNNSequenceTagger: one label per time step."""
+
+import numpy as np
+from scipy.special import log_softmax
+from sklearn.base import ClassifierMixin
+from sklearn.utils.validation import check_consistent_length
+
+from ._base import _is_table
+from ._classifier import ClassifierRNN
+from ._docs import fill_doc
+from .sequences import check_step_labels, split_steps
+
+
+def _real_steps(lengths, T):
+    """(n, T) boolean mask of real steps; in row-major order it lists the steps of sequence 0,
+    then sequence 1, ... exactly as concatenated per-step labels are."""
+    return np.arange(T)[None, :] < lengths[:, None]
+
+
+@fill_doc
+class RNNSequenceTagger(ClassifierMixin, ClassifierRNN):
+    """Recurrent neural network sequence tagger: one label per time step.
+
+    A dense softmax layer classifies the top layer's state at every real step (for a
+    bidirectional network, the two directions' states at that step joined), so a label can
+    depend on the whole past (and, bidirectionally, the whole future) of its sequence.
+
+    Input forms, accepted by every method:
+
+    - a ragged list of arrays shaped (T_i, n_features) or (T_i,);
+    - a 3-D array (n_sequences, T, n_features), padding marked by trailing all-NaN steps;
+    - a 2-D array (n_rows, n_features): each row is one time step forming its own sequence
+      (so the tagger also works as an ordinary classifier of rows);
+    - a pandas DataFrame, 2-D as above or long format with a (sequence id, time) MultiIndex.
+
+    Labels ``y`` are a list of per-step label arrays, a padded 2-D array (n_sequences, T)
+    (entries past each length are ignored) or, for 2-D X, a 1-D array with one label per row.
+    :meth:`predict` returns a list of per-step label arrays (a 1-D array for 2-D X), and
+    :meth:`score` is the accuracy over all real steps.
+
+    Parameters
+    ----------
+    {parameters}
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying the weight of every step.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    {attributes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNSequenceTagger
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.normal(size=T) for T in rng.integers(4, 10, size=40)]
+    >>> y = [(np.cumsum(x) > 0).astype(int) for x in X]  # the sign of the running sum
+    >>> tagger = RNNSequenceTagger("gru", (8,), random_state=0).fit(X, y)
+    >>> [p.shape for p in tagger.predict(X[:2])] == [x.shape for x in X[:2]]
+    True
+    """
+
+    _output = "sequence"
+    _two_d = "steps"
+
+    def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):
+        if self._fit_input_is_table:
+            check_consistent_length(lengths, y)
+            labels, codes = self._labels(y, reset, classes)
+        else:
+            labels, codes = self._labels(check_step_labels(y, lengths), reset, classes)
+        step_weights = np.repeat(self._sample_weight(sample_weight, lengths), lengths)
+        step_weights = self._label_weights(labels, codes, step_weights, reset)
+        real = _real_steps(lengths, lengths.max())
+        Y = np.zeros(real.shape, dtype=np.intp)
+        W = np.zeros(real.shape)
+        Y[real], W[real] = codes, step_weights
+        return Y, W, len(self.classes_)
+
+    def _score_validation(self, X3, lengths, Y):
+        Z = self._network.forward(self._theta, X3[:, :lengths.max()], lengths)
+        real = _real_steps(lengths, Z.shape[1])
+        return float(np.mean(Z.argmax(axis=2)[real] == Y[:, :Z.shape[1]][real]))
+
+    def _per_step(self, X, values_fn):
+        """Per-step values of the real steps: a list of (T_i, ...) arrays, or one array with a
+        row per row of a 2-D X."""
+        table = _is_table(X)
+        Z, lengths = self._forward(X)
+        values = values_fn(Z[_real_steps(lengths, Z.shape[1])])
+        return values if table else split_steps(values, lengths)
+
+    def predict_proba(self, X):
+        """Class probabilities per step: list of (T_i, n_classes) (2-D X: (n_rows, n_classes))."""
+        return self._per_step(X, lambda Z: np.exp(log_softmax(Z, axis=1)))
+
+    def predict_log_proba(self, X):
+        """Log-probabilities per step, shaped like :meth:`predict_proba`."""
+        return self._per_step(X, lambda Z: log_softmax(Z, axis=1))
+
+    def predict(self, X):
+        """Labels per step: list of (T_i,) arrays (2-D X: one label per row)."""
+        return self._per_step(X, lambda Z: self.classes_[Z.argmax(axis=1)])
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy over all real steps (sample weights, per sequence, weigh every step)."""
+        pred = self.predict(X)
+        lengths = np.array([1] * len(pred) if _is_table(X) else [len(p) for p in pred])
+        flat_pred = np.asarray(pred) if _is_table(X) else np.concatenate(pred)
+        truth = np.ravel(y) if _is_table(X) else check_step_labels(y, lengths)
+        weights = None if sample_weight is None else np.repeat(sample_weight, lengths)
+        return float(np.average(flat_pred == truth, weights=weights))
