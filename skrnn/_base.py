@@ -289,7 +289,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
     def _train_step(self, X3, lengths, Y, weights, rng):
         """Forward, backward, clipping and the optimizer update of one mini-batch."""
         dropout_rng = rng if self.dropout > 0 else None
-        loss, grad = self._objective(self._theta, X3, lengths, Y, weights, dropout_rng)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, in one message
+            loss, grad = self._objective(self._theta, X3, lengths, Y, weights, dropout_rng)
         grad_norm = clip_grad_norm(grad, self.max_grad_norm)
         if not (np.isfinite(loss) and np.isfinite(grad_norm)):
             self._warn_diverged("loss" if not np.isfinite(loss) else "gradient")
