@@ -45,6 +45,11 @@ def _is_table(X):
     return arr.ndim != 3 and not (arr.ndim == 1 and arr.dtype == object)
 
 
+def _stochastic_solver(estimator):
+    """partial_fit exists for the mini-batch solvers only (as in MLPClassifier)."""
+    return estimator.solver in ("adam", "sgd")
+
+
 class BaseRNN(TransformerMixin, BaseEstimator):
     """Shared parameters and training loop; see the subclasses for the documentation."""
 

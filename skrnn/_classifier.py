@@ -1,14 +1,15 @@
 """RNNClassifier: one label per sequence."""
 
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._available_if import available_if
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ._base import BaseRNN
+from ._base import BaseRNN, _stochastic_solver
 from ._docs import fill_doc
 
 
@@ -57,9 +58,10 @@ class ClassifierRNN(BaseRNN):
         """
         return self._fit(X, y, sample_weight)
 
+    @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over the given data, keeping the current weights.
+        """One epoch over the given data, keeping the current weights (solvers "adam", "sgd").
 
         Parameters
         ----------
@@ -72,9 +74,6 @@ class ClassifierRNN(BaseRNN):
         """
         if not hasattr(self, "_theta") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        if self.solver == "lbfgs":
-            raise ValueError("partial_fit is not available for solver='lbfgs'; use 'adam' or "
-                             "'sgd'.")
         if self.class_weight == "balanced":
             raise ValueError("class_weight='balanced' is not supported for partial_fit: the "
                              "class frequencies of the whole data are unknown. Pass a dict.")
@@ -190,9 +189,11 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
         return self._predict_proba_padded(X)[0]
 
     def predict_log_proba(self, X):
-        """Logarithm of the class probabilities, ndarray (n_sequences, n_classes)."""
-        Z, _ = self._forward(X)
-        return log_softmax(Z, axis=-1)
+        """Logarithm of the class probabilities, ndarray (n_sequences, n_classes).
+
+        Equals ``np.log(predict_proba(X))``, including -inf where a probability underflows.
+        """
+        return np.log(self.predict_proba(X))
 
     def predict(self, X):
         """Predicted label of each sequence, ndarray (n_sequences,)."""

@@ -2,9 +2,10 @@
 
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
+from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import _check_y, check_consistent_length
 
-from ._base import BaseRNN
+from ._base import BaseRNN, _stochastic_solver
 from ._docs import fill_doc
 
 
@@ -57,17 +58,15 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         """
         return self._fit(X, y, sample_weight)
 
+    @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over the given data, keeping the current weights.
+        """One epoch over the given data, keeping the current weights (solvers "adam", "sgd").
 
         Returns
         -------
         self
         """
-        if self.solver == "lbfgs":
-            raise ValueError("partial_fit is not available for solver='lbfgs'; use 'adam' or "
-                             "'sgd'.")
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):

@@ -1,7 +1,7 @@
 """RNNSequenceTagger: one label per time step."""
 
 import numpy as np
-from scipy.special import log_softmax
+from scipy.special import softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_consistent_length
 
@@ -93,11 +93,11 @@ class RNNSequenceTagger(ClassifierMixin, ClassifierRNN):
 
     def predict_proba(self, X):
         """Class probabilities per step: list of (T_i, n_classes) (2-D X: (n_rows, n_classes))."""
-        return self._per_step(X, lambda Z: np.exp(log_softmax(Z, axis=1)))
+        return self._per_step(X, lambda Z: softmax(Z, axis=1))
 
     def predict_log_proba(self, X):
-        """Log-probabilities per step, shaped like :meth:`predict_proba`."""
-        return self._per_step(X, lambda Z: log_softmax(Z, axis=1))
+        """``np.log`` of :meth:`predict_proba`, shaped like it."""
+        return self._per_step(X, lambda Z: np.log(softmax(Z, axis=1)))
 
     def predict(self, X):
         """Labels per step: list of (T_i,) arrays (2-D X: one label per row)."""

@@ -95,7 +95,7 @@ def test_tagger_input_forms_and_outputs():
             np.testing.assert_array_equal(a, b)
     proba = tagger.predict_proba(X)
     assert proba[0].shape == (len(X[0]), 2)
-    np.testing.assert_allclose(np.exp(tagger.predict_log_proba(X)[0]), proba[0], rtol=1e-12)
+    np.testing.assert_allclose(tagger.predict_log_proba(X)[0], np.log(proba[0]), rtol=1e-12)
     y_padded = np.zeros((len(X), max(len(x) for x in X)), dtype=int)
     for i, labels in enumerate(y):
         y_padded[i, :len(labels)] = labels
