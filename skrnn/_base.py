@@ -238,25 +238,38 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         data, validation = self._split_validation(X3, lengths, Y, weights, rng, incremental)
         n = len(data[1])
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
-        for _ in range(1 if incremental else self.max_iter):
+        self._best_theta = self._theta.copy()
+        try:
+            stopped = self._run_epochs(data, validation, batch_size, rng,
+                                       1 if incremental else self.max_iter)
+        except KeyboardInterrupt:
+            self._theta = self._best_theta
+            warnings.warn(f"fit was interrupted (KeyboardInterrupt) during epoch "
+                          f"{self.n_iter_ + 1}; the model keeps the weights of its best epoch "
+                          "so far.", UserWarning)
+            return
+        if not (stopped or incremental):
+            warnings.warn(f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
+                          "reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning)
+        if self.early_stopping and not incremental:
+            self._theta = self._best_theta
+
+    def _run_epochs(self, data, validation, batch_size, rng, n_epochs):
+        """Train up to n_epochs. Returns True when training stopped early (converged or
+        diverged), False when it used all its epochs."""
+        for _ in range(n_epochs):
             start = time.perf_counter()
             loss, grad_norm = self._run_epoch(data, batch_size, rng)
             if loss is None:
-                break  # diverged: the last finite weights are kept
-            self._record_epoch(loss, grad_norm, n, validation, time.perf_counter() - start)
+                return True  # diverged: the last finite weights are kept
+            self._record_epoch(loss, grad_norm, validation, time.perf_counter() - start)
             if self._should_stop():
-                break
-        else:
-            if not incremental:
-                warnings.warn(f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
-                              "reached and the optimization hasn't converged yet.",
-                              ConvergenceWarning)
-        if self.early_stopping and not incremental and self._best_theta is not None:
-            self._theta = self._best_theta
+                return True
+        return False
 
     def _split_validation(self, X3, lengths, Y, weights, rng, incremental):
         """Hold out validation_fraction of the sequences for early stopping."""
-        self._best_theta = None
         if not self.early_stopping or incremental:
             return (X3, lengths, Y, weights), None
         stratify = self._stratify_labels(Y)
@@ -314,20 +327,21 @@ class BaseRNN(TransformerMixin, BaseEstimator):
                       "Lower learning_rate_init, set max_grad_norm, or scale the inputs.",
                       RuntimeWarning)
 
-    def _record_epoch(self, loss, grad_norm, n, validation, seconds):
+    def _record_epoch(self, loss, grad_norm, validation, seconds):
+        """Append to the curves, remember the best weights, count epochs without progress."""
         self.n_iter_ += 1
         self.loss_curve_.append(float(loss))
         self.grad_norm_curve_.append(grad_norm)
+        improved, best = loss < self.best_loss_ - self.tol, loss < self.best_loss_
+        self.best_loss_ = min(self.best_loss_, float(loss))
         if validation is not None:
             score = self._score_validation(*validation)
             self.validation_scores_.append(score)
             improved = score > self.best_validation_score_ + self.tol
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_theta = self._theta.copy()
-        else:
-            improved = loss < self.best_loss_ - self.tol
-            self.best_loss_ = min(self.best_loss_, loss)
+            best = score > self.best_validation_score_
+            self.best_validation_score_ = max(self.best_validation_score_, score)
+        if best:
+            self._best_theta = self._theta.copy()
         self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
         if self.learning_rate == "invscaling" and self.solver == "sgd":
             self._optimizer.learning_rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t

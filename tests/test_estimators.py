@@ -355,3 +355,26 @@ def test_unfitted_and_bad_parameters():
         RNNClassifier(cell="transformer").fit(X, y)
     with pytest.raises(ValueError, match="max_grad_norm"):
         RNNClassifier(max_grad_norm=-1).fit(X, y)
+
+
+def test_keyboard_interrupt_keeps_a_usable_model_with_the_best_weights(monkeypatch):
+    X, y = ragged_data()
+    clf = RNNClassifier(**{**FAST, "max_iter": 50})
+    run_epoch = clf._run_epoch
+    snapshots = []
+
+    def interrupted_at_epoch_4(*args):
+        if len(snapshots) == 3:
+            clf._theta[:] = np.nan  # a half-finished update must not survive
+            raise KeyboardInterrupt
+        result = run_epoch(*args)
+        snapshots.append(clf._theta.copy())
+        return result
+
+    monkeypatch.setattr(clf, "_run_epoch", interrupted_at_epoch_4)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf.fit(X, y)
+    best_epoch = int(np.argmin(clf.loss_curve_))
+    assert clf.n_iter_ == 3
+    np.testing.assert_array_equal(clf._theta, snapshots[best_epoch])
+    assert np.isfinite(clf.predict_proba(X)).all()
