@@ -136,12 +136,7 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
     layer's state after the sequence's last real step (for a bidirectional network, joined
     with the backward direction's state at the first step).
 
-    Input forms, accepted by every method:
-
-    - a ragged list of arrays shaped (T_i, n_features) or (T_i,);
-    - a 3-D array (n_sequences, T, n_features), padding marked by trailing all-NaN steps;
-    - a 2-D array (n_sequences, T): each row one univariate sequence of T steps;
-    - a pandas DataFrame, 2-D as above or long format with a (sequence id, time) MultiIndex.
+    {input_forms}
 
     Parameters
     ----------

@@ -82,10 +82,28 @@ t_ : int
     Number of training sequences seen by the optimizer."""
 
 
+INPUT_FORMS = """\
+Input forms, accepted by every method:
+
+- a ragged list of arrays shaped (T_i, n_features) or (T_i,);
+- a 3-D array (n_sequences, T, n_features), padding marked by trailing all-NaN steps;
+- {two_d};
+- a pandas DataFrame, 2-D as above or long format with a (sequence id, time) MultiIndex.
+
+Nested lists of numbers of equal lengths are read as a 2-D array, as scikit-learn does."""
+
+TWO_D = {
+    "sequences": "a 2-D array (n_sequences, T): each row one univariate sequence of T steps",
+    "steps": "a 2-D array (n_rows, n_features): each row one time step forming its own\n"
+             "  sequence (so the tagger also works as an ordinary classifier of rows)",
+}
+
+
 def fill_doc(cls):
-    """Insert the shared parameter and attribute sections into a class docstring."""
+    """Insert the shared input-form, parameter and attribute sections into a class docstring."""
     indent = " " * 4
-    cls.__doc__ = cls.__doc__.format(
-        parameters=textwrap.indent(PARAMETERS, indent).lstrip(),
-        attributes=textwrap.indent(ATTRIBUTES, indent).lstrip())
+    sections = {"input_forms": INPUT_FORMS.format(two_d=TWO_D[cls._two_d]),
+                "parameters": PARAMETERS, "attributes": ATTRIBUTES}
+    cls.__doc__ = cls.__doc__.format(**{name: textwrap.indent(text, indent).lstrip()
+                                        for name, text in sections.items()})
     return cls

@@ -18,12 +18,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     Several outputs (y of shape (n_sequences, n_outputs)), for example a multi-step forecast
     horizon, share one network.
 
-    Input forms, accepted by every method:
-
-    - a ragged list of arrays shaped (T_i, n_features) or (T_i,);
-    - a 3-D array (n_sequences, T, n_features), padding marked by trailing all-NaN steps;
-    - a 2-D array (n_sequences, T): each row one univariate sequence of T steps;
-    - a pandas DataFrame, 2-D as above or long format with a (sequence id, time) MultiIndex.
+    {input_forms}
 
     Parameters
     ----------

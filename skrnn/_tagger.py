@@ -25,13 +25,7 @@ class RNNSequenceTagger(ClassifierMixin, ClassifierRNN):
     bidirectional network, the two directions' states at that step joined), so a label can
     depend on the whole past (and, bidirectionally, the whole future) of its sequence.
 
-    Input forms, accepted by every method:
-
-    - a ragged list of arrays shaped (T_i, n_features) or (T_i,);
-    - a 3-D array (n_sequences, T, n_features), padding marked by trailing all-NaN steps;
-    - a 2-D array (n_rows, n_features): each row is one time step forming its own sequence
-      (so the tagger also works as an ordinary classifier of rows);
-    - a pandas DataFrame, 2-D as above or long format with a (sequence id, time) MultiIndex.
+    {input_forms}
 
     Labels ``y`` are a list of per-step label arrays, a padded 2-D array (n_sequences, T)
     (entries past each length are ignored) or, for 2-D X, a 1-D array with one label per row.
