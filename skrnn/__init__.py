@@ -7,7 +7,10 @@ or a pandas DataFrame, and work in Pipeline, GridSearchCV and cross_val_score.
 from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
 from ._tagger import RNNSequenceTagger
+from .forecasting import RNNForecaster, make_windows
+from .preprocessing import SequenceScaler
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["RNNClassifier", "RNNRegressor", "RNNSequenceTagger", "__version__"]
+__all__ = ["RNNClassifier", "RNNRegressor", "RNNSequenceTagger", "__version__",
+           "SequenceScaler", "make_windows", "RNNForecaster"]
