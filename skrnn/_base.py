@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 
 from .nn import RecurrentNetwork
 from .nn.optimizers import SGD, Adam, clip_grad_norm, minimize_lbfgs
-from .sequences import check_sequences
+from .sequences import check_sequences, reject_strings
 
 _PREDICT_CHUNK = 1024  # sequences per forward pass when predicting
 
@@ -147,6 +147,11 @@ class BaseRNN(TransformerMixin, BaseEstimator):
     def _validate_table(self, X, reset):
         """2-D input through scikit-learn's own checks (messages, feature names, widths)."""
         kwargs = dict(dtype=(np.float64, np.float32), ensure_min_samples=1)
+        if not sp.issparse(X):
+            reject_strings(np.asarray(X))
+        if getattr(X, "ndim", 0) == 2 and X.shape[1] == 0:
+            raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                             "of 1 is required.")
         if reset or self._fitted_on_table:
             X2 = validate_data(self, X, reset=reset, **kwargs)
             self._fitted_on_table = self._fitted_on_table if not reset else True
@@ -262,7 +267,7 @@ class BaseRNN(TransformerMixin, BaseEstimator):
             start = time.perf_counter()
             loss, grad_norm = self._run_epoch(data, batch_size, rng)
             if loss is None:
-                return True  # diverged: the last finite weights are kept
+                return True  # diverged: the best epoch's weights are back
             self._record_epoch(loss, grad_norm, validation, time.perf_counter() - start)
             if self._should_stop():
                 return True
@@ -311,21 +316,21 @@ class BaseRNN(TransformerMixin, BaseEstimator):
             loss, grad = self._objective(self._theta, X3, lengths, Y, weights, dropout_rng)
         grad_norm = clip_grad_norm(grad, self.max_grad_norm)
         if not (np.isfinite(loss) and np.isfinite(grad_norm)):
-            self._warn_diverged("loss" if not np.isfinite(loss) else "gradient")
-            return None, None
-        previous = self._theta.copy()
+            return self._diverged("loss" if not np.isfinite(loss) else "gradient")
         self._optimizer.step(self._theta, grad)
         if not np.isfinite(self._theta).all():
-            self._theta = previous
-            self._warn_diverged("weights")
-            return None, None
+            return self._diverged("weights")
         return loss, grad_norm
 
-    def _warn_diverged(self, what):
+    def _diverged(self, what):
+        """Stop training after a non-finite loss, gradient or weight: restore the weights of
+        the best epoch so far (finite, unlike the diverging ones) and say so."""
+        self._theta = self._best_theta.copy()
         warnings.warn(f"Training stopped at epoch {self.n_iter_ + 1}: the {what} became "
-                      "non-finite (inf or nan). The model keeps the last finite weights. "
+                      "non-finite (inf or nan). The model keeps the weights of its best epoch. "
                       "Lower learning_rate_init, set max_grad_norm, or scale the inputs.",
                       RuntimeWarning)
+        return None, None
 
     def _record_epoch(self, loss, grad_norm, validation, seconds):
         """Append to the curves, remember the best weights, count epochs without progress."""
@@ -371,21 +376,36 @@ class BaseRNN(TransformerMixin, BaseEstimator):
 
     # -- L-BFGS -------------------------------------------------------------------------------
     def _fit_lbfgs(self, X3, lengths, Y, weights):
+        """Full-batch L-BFGS. Every iteration is recorded in loss_curve_; an interrupt keeps
+        the lowest-loss weights evaluated so far."""
+        best = {"loss": np.inf, "theta": self._theta.copy()}
+
         def fun(theta):
             value, grad = self._objective(theta, X3, lengths, Y, weights)
             if not np.isfinite(value):
                 return np.inf, np.zeros_like(grad)  # makes the line search step back
+            if value < best["loss"]:
+                best.update(loss=value, theta=theta.copy())
             return value, grad
 
-        theta, result = minimize_lbfgs(fun, self._theta, self.max_iter, self.tol, self.max_fun)
-        if np.isfinite(theta).all():
-            self._theta = theta
-        self.n_iter_ = int(result.nit)
-        self.t_ += len(lengths) * max(self.n_iter_, 1)
-        self.loss_curve_.append(float(result.fun))
-        self.best_loss_ = float(result.fun)
+        def record(intermediate_result):
+            self.n_iter_ += 1
+            self.t_ += len(lengths)
+            self.loss_curve_.append(float(intermediate_result.fun))
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+
+        try:
+            _, result = minimize_lbfgs(fun, self._theta, self.max_iter, self.tol, self.max_fun,
+                                       callback=record)
+        except KeyboardInterrupt:
+            self._theta = best["theta"]
+            warnings.warn(f"fit was interrupted (KeyboardInterrupt) after {self.n_iter_} "
+                          "L-BFGS iterations; the model keeps the lowest-loss weights so far.",
+                          UserWarning)
+            return
+        self._theta = best["theta"]
         if result.status == 1:
-            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iterations. "
+            warnings.warn(f"lbfgs failed to converge after {result.nit} iterations. "
                           "Increase max_iter or scale the data.", ConvergenceWarning)
 
     # -- prediction -----------------------------------------------------------------------------

@@ -67,6 +67,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):
         check_consistent_length(lengths, y)
         y = _check_y(y, multi_output=True, y_numeric=True, estimator=self)
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"{type(self).__name__} needs numeric targets; y has dtype "
+                             f"{y.dtype}.")
         one_d = y.ndim == 1
         Y = y.reshape(len(y), -1)
         if reset:

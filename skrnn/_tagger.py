@@ -3,7 +3,8 @@
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import ClassifierMixin
-from sklearn.utils.validation import check_consistent_length
+from sklearn.metrics import accuracy_score
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length, column_or_1d
 
 from ._base import _is_table
 from ._classifier import ClassifierRNN
@@ -100,8 +101,12 @@ class RNNSequenceTagger(ClassifierMixin, ClassifierRNN):
     def score(self, X, y, sample_weight=None):
         """Accuracy over all real steps (sample weights, per sequence, weigh every step)."""
         pred = self.predict(X)
-        lengths = np.array([1] * len(pred) if _is_table(X) else [len(p) for p in pred])
-        flat_pred = np.asarray(pred) if _is_table(X) else np.concatenate(pred)
-        truth = np.ravel(y) if _is_table(X) else check_step_labels(y, lengths)
-        weights = None if sample_weight is None else np.repeat(sample_weight, lengths)
-        return float(np.average(flat_pred == truth, weights=weights))
+        if _is_table(X):
+            flat_pred, lengths = pred, np.ones(len(pred), dtype=np.intp)
+            truth = column_or_1d(y)
+        else:
+            flat_pred, lengths = np.concatenate(pred), np.array([len(p) for p in pred])
+            truth = check_step_labels(y, lengths)
+        weights = None if sample_weight is None else np.repeat(
+            _check_sample_weight(sample_weight, lengths), lengths)
+        return float(accuracy_score(truth, flat_pred, sample_weight=weights))

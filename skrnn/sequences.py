@@ -610,16 +610,23 @@ def _numeric(A, where):
         return A
     if kind == "c":
         raise ValueError(f"Complex data not supported: {where} has dtype {A.dtype}.")
-    if kind in "US":
-        raise ValueError(
-            f"{where} holds strings (dtype {A.dtype}), but sequences must hold numbers. "
-            "Convert your data to numeric values explicitly."
-        )
+    reject_strings(A, where)
     if kind == "O":
         return _object_to_float(A, where)
     raise TypeError(
         f"{where} has dtype {A.dtype}, but sequences must hold numbers (bool, int or float)."
     )
+
+
+def reject_strings(A, where="X"):
+    """Raise ValueError if the array holds strings (also inside an object array): numbers
+    written as text are never converted silently."""
+    if A.dtype.kind in "US" or (A.dtype == object and any(isinstance(v, (str, bytes))
+                                                          for v in A.flat)):
+        raise ValueError(
+            f"{where} holds strings, but sequences must hold numbers. "
+            "Convert your data to numeric values explicitly."
+        )
 
 
 def _object_to_float(A, where):

@@ -182,26 +182,7 @@ def assert_same_data(a, b):
 
 
 # Known estimator bugs, as (estimator, form, problem, method) patterns; None matches any.
-KNOWN_BUGS = [
-    ((None, "2d", "str", None), "2-D str arrays of numbers ('0.12') are silently converted to "
-     "floats, while the ragged and 3-D forms reject str data with a clear error"),
-    ((None, "frame", "str", None), "a DataFrame of str numbers is silently converted to floats, "
-     "while the ragged and 3-D forms reject str data with a clear error"),
-    ((None, "long", "str", None), "a long-format DataFrame of str numbers is silently converted "
-     "to floats, while the ragged and 3-D forms reject str data with a clear error"),
-    (("regressor", None, "y_dtype", "fit"), "RNNRegressor.fit accepts a str y at validation and "
-     "fails later in the loss ('could not convert string to float'), after re-initialising the "
-     "weights of the already fitted model"),
-    (("tagger", None, "y_dtype", "score"), "RNNSequenceTagger.score with continuous float labels "
-     "returns an accuracy instead of raising, unlike RNNClassifier.score"),
-    (("tagger", "2d", "y_length", "score"), "RNNSequenceTagger.score with 2-D X and one label too "
-     "few fails with numpy's 'operands could not be broadcast together'"),
-    (("tagger", "frame", "y_length", "score"), "RNNSequenceTagger.score with a DataFrame X and "
-     "one label too few fails with numpy's 'operands could not be broadcast together'"),
-    ((None, "frame", "zero_length", None), "a DataFrame with 0 columns fails with 'at least one "
-     "array or dtype is required' (scikit-learn's check_array gives the same message, e.g. in "
-     "LogisticRegression)"),
-]
+KNOWN_BUGS = []
 
 
 def cases():

@@ -253,7 +253,7 @@ def test_verbose_prints_one_line_per_epoch_and_convergence_warning(capsys):
     assert all("loss =" in line and "gradient norm" in line and "time" in line for line in lines)
 
 
-def test_divergence_keeps_the_last_finite_weights():
+def test_divergence_keeps_finite_weights():
     X, y = ragged_data()
     X = [x * 1e6 for x in X]
     clf = RNNRegressor(cell="rnn", activation="relu", hidden_layer_sizes=(8,), solver="sgd",

@@ -78,9 +78,6 @@ def test_interrupt_mid_epoch_keeps_the_best_weights(Est, early_stopping):
     assert est.n_iter_ > 0
 
 
-@pytest.mark.xfail(strict=True, reason="solver='lbfgs' does not catch KeyboardInterrupt: the "
-                   "interrupt propagates out of fit and the iterations done so far are lost "
-                   "(the model keeps its initial weights, n_iter_=0)")
 def test_interrupt_of_lbfgs_keeps_the_best_weights_so_far():
     X, y = data(RNNClassifier)
     est = RNNClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=50, random_state=0)
@@ -120,15 +117,7 @@ def test_divergence_ends_with_a_clear_message_and_finite_weights(Est):
     assert len(flat(est.predict(X))) == n_outputs
 
 
-DIVERGED_OUTPUTS = pytest.mark.xfail(strict=True, reason=(
-    "after divergence the model keeps the last finite weights (|theta| ~ 1e89 here), not the "
-    "weights of its best epoch as after an interrupt; they give inf hidden states and NaN "
-    "probabilities on the training data"))
-
-
-@pytest.mark.parametrize("Est", [pytest.param(RNNClassifier, marks=DIVERGED_OUTPUTS),
-                                 RNNRegressor,
-                                 pytest.param(RNNSequenceTagger, marks=DIVERGED_OUTPUTS)])
+@pytest.mark.parametrize("Est", ESTIMATORS)
 def test_a_diverged_model_gives_finite_outputs(Est):
     est, X = diverged(Est)
     assert np.isfinite(flat(est.transform(X))).all()
