@@ -78,7 +78,9 @@ class SGD:
 
 
 class Adam:
-    """Adam (Kingma and Ba, 2015) with the bias correction folded into the step size::
+    """Adam (Kingma and Ba, 2015), the bias correction folded into the step size.
+
+    With first and second moments ``m``, ``v`` (zero at the start) and step count ``t``::
 
         m <- beta_1 m + (1 - beta_1) grad
         v <- beta_2 v + (1 - beta_2) grad^2
