@@ -11,7 +11,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -193,6 +193,23 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     # -- fit ------------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences X and targets y.
+
+        Parameters
+        ----------
+        X : sequences in any accepted form (see the class docstring)
+        y : targets, see the class docstring
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Weights of the sequences; the loss is their weighted mean.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight)
+
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         self._check_y_given(y)
         first = not hasattr(self, "_theta") or not (incremental or self.warm_start)

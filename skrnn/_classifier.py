@@ -42,22 +42,6 @@ class ClassifierRNN(BaseRNN):
             max_grad_norm=max_grad_norm, tbptt_steps=tbptt_steps)
         self.class_weight = class_weight
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to sequences X and labels y.
-
-        Parameters
-        ----------
-        X : sequences in any accepted form (see the class docstring)
-        y : labels, see the class docstring
-        sample_weight : array-like of shape (n_sequences,), default=None
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, sample_weight)
-
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -43,16 +43,6 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     _loss = "squared"
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to sequences X and targets y of shape (n,) or (n, n_outputs).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, sample_weight)
-
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
