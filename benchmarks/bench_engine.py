@@ -50,6 +50,11 @@ import torch.nn.functional as torch_F  # noqa: E402
 
 from skrnn.nn import RecurrentNetwork  # noqa: E402
 from skrnn.nn.optimizers import Adam, clip_grad_norm  # noqa: E402
+from skrnn.nn.recurrent import clear_workspace, workspace  # noqa: E402
+
+
+def workspace_bytes():
+    return workspace().nbytes
 
 CELLS = ("rnn", "gru", "lstm")
 N_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -193,9 +198,11 @@ def measure_gemm_peak(n=2048, repeats=3):
 
 
 def peak_memory(cell, B, T, F, H, tbptt_steps):
-    """Peak traced memory (bytes) of one skrnn training step above what existed before it."""
+    """Peak traced memory (bytes) of one skrnn training step above what existed before it, and
+    what the engine's workspace keeps for reuse afterwards (bytes)."""
     net, theta, _, X, y, lengths = make_problem(cell, B, T, F, H)
     step = skrnn_train_step(net, theta, X, lengths, y, tbptt_steps)
+    clear_workspace()  # every buffer of the step is allocated while tracing
     gc.collect()
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -203,7 +210,7 @@ def peak_memory(cell, B, T, F, H, tbptt_steps):
     step()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return peak - base
+    return peak - base, workspace_bytes()
 
 
 # -- running the grid ------------------------------------------------------------------------
@@ -306,12 +313,16 @@ def markdown(rows, summary, gemm_peak, gflops_rows, memory, meta):
     if memory:
         lines += ["### Peak memory of one skrnn training step (B=128, T=500, F=16, H=256)", "",
                   "Measured with tracemalloc, which sees numpy's array buffers: the peak of "
-                  "traced allocations during one step (loss_and_grad, clipping, Adam).", "",
-                  "| cell | full BPTT | truncated BPTT (tbptt_steps=50) | ratio |",
-                  "|---|---|---|---|"]
-        for cell, (full, trunc) in memory.items():
+                  "traced allocations during one step (loss_and_grad, clipping, Adam), started "
+                  "with an empty engine workspace. \"Kept\" is what the workspace holds for "
+                  "reuse after the step (at most 1 GiB, no single buffer above 512 MiB).", "",
+                  "| cell | full BPTT | truncated BPTT (tbptt_steps=50) | ratio | kept (full / "
+                  "truncated) |",
+                  "|---|---|---|---|---|"]
+        for cell, (full, trunc, kept_full, kept_trunc) in memory.items():
             lines.append(f"| {cell} | {full / 2**20:.1f} MiB | {trunc / 2**20:.1f} MiB "
-                         f"| {full / trunc:.1f}x |")
+                         f"| {full / trunc:.1f}x | {kept_full / 2**20:.1f} / "
+                         f"{kept_trunc / 2**20:.1f} MiB |")
         lines.append("")
     for threads in sorted({r["threads"] for r in rows}):
         lines += [f"### Every grid point, {threads} thread{'s' if threads > 1 else ''} "
@@ -403,11 +414,13 @@ def main(argv=None):
         log("\npeak memory of one skrnn training step, B=128 T=500 F=16 H=256 "
             "(tracemalloc; numpy reports its buffers to it):")
         for cell in args.cells:
-            full = peak_memory(cell, 128, 500, 16, 256, None)
-            trunc = peak_memory(cell, 128, 500, 16, 256, 50)
-            memory[cell] = (full, trunc)
+            full, kept_full = peak_memory(cell, 128, 500, 16, 256, None)
+            trunc, kept_trunc = peak_memory(cell, 128, 500, 16, 256, 50)
+            memory[cell] = (full, trunc, kept_full, kept_trunc)
             log(f"  {cell:<5} full BPTT {full / 2**20:8.1f} MiB   "
-                f"tbptt_steps=50 {trunc / 2**20:7.1f} MiB   ({full / trunc:.1f}x less)")
+                f"tbptt_steps=50 {trunc / 2**20:7.1f} MiB   ({full / trunc:.1f}x less); "
+                f"kept for reuse after the step: {kept_full / 2**20:.1f} / "
+                f"{kept_trunc / 2**20:.1f} MiB")
 
     if args.markdown:
         Path(args.markdown).write_text(

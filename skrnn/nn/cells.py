@@ -9,30 +9,61 @@ Each cell owns four parameters per layer and direction, stored exactly as PyTorc
 
 with G = 1 (RNN), 4 (LSTM, gates i, f, g, o) or 3 (GRU, gates r, z, n).
 
-A cell is a few pure functions over one time step of ``n`` active sequences (rows):
+A cell is a few pure functions over one time step of ``n`` active sequences:
 
 * ``prepare(weight_ih, weight_hh, bias_ih, bias_hh)`` returns the weights in the form the step
-  functions use. Internally the LSTM keeps its gates in the order (i, f, o, g) so that the three
-  sigmoid gates are one contiguous block, and every sigmoid is computed as
-  ``0.5 * tanh(x / 2) + 0.5`` with the 1/2 folded into a scaled copy of the gate weights: one
-  ``np.tanh`` call then activates all gates of a step.
+  functions use. Every sigmoid is computed as ``0.5 * tanh(x / 2) + 0.5`` with the 1/2 folded
+  into a scaled copy of the gate weights, so one ``np.tanh`` call activates all sigmoid gates
+  of a step (the LSTM keeps its gates in the order (o, i, f, g) so that they are one block).
 * ``forward_step(w, ...)`` advances the state by one step, writing into given output arrays.
-* ``backward_factors(...)`` computes, for all steps at once, the elementwise derivative factors
-  the backward steps need (vectorised over time instead of recomputed at every step).
+* ``backward_factors(...)`` computes, for a chunk of steps at once, the elementwise factors the
+  backward steps multiply by (vectorised over time instead of recomputed at every step).
 * ``backward_step(w, ...)`` propagates the gradient of one step and writes the gradient with
   respect to the gate pre-activations, from which the weight gradients are summed after the loop
   with one GEMM over all steps (see :mod:`skrnn.nn.recurrent`).
 
-The time loop, masking, direction and stacking live in :mod:`skrnn.nn.recurrent`; nothing here
-knows about them. Shapes below use ``n`` for active rows, ``H`` for the hidden size, ``D`` for
-the input size.
+Layouts. The vanilla RNN keeps the time-major layout of the network: per step, arrays are
+(n, H) ("BH"). The LSTM and GRU keep their per-step arrays transposed, (H, n) and (G*H, n)
+("HB"): every gate block of a step is then one contiguous array, and the elementwise calls on
+gate blocks run on contiguous memory (on (n, G*H) arrays a gate block is a strided view, which
+numpy processes several times slower). The recurrent GEMMs are the same in both layouts.
+
+Ufuncs in the step functions get their output array positionally (``np.multiply(a, b, out)``):
+at small sizes a step is a few dozen calls on tiny arrays, and parsing an ``out=`` keyword is a
+measurable part of each call. Scalars are numpy scalars of the computation's dtype for the same
+reason (a Python float is converted at every call).
+
+Below the step functions, each cell has a few adapters that own the buffers of one direction
+over T steps and hand the step functions their per-step views, built once per call. The time
+loop, masking, direction and stacking live in :mod:`skrnn.nn.recurrent`; nothing here knows
+about them. Shapes use ``n`` for active sequences, ``H`` for the hidden size, ``D`` for the
+input size, ``K`` for a chunk of steps.
 """
 
 from types import SimpleNamespace
 
 import numpy as np
+from scipy.linalg.blas import dgemm, sgemm
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "get_cell"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "get_cell", "gemm_acc"]
+
+_GEMM = {np.dtype(np.float32): sgemm, np.dtype(np.float64): dgemm}
+
+
+def gemm_acc(out, a, b):
+    """``out += a @ b`` in place. out : (m, n), a : (m, k), b : (k, n).
+
+    A C-contiguous float32/float64 ``out`` is accumulated by BLAS gemm with beta = 1, without a
+    temporary or a separate addition. (scipy's gemm takes Fortran-ordered arrays, so it computes
+    the transposed product ``out.T += b.T @ a.T``, which reads and writes the same memory;
+    operands that are not contiguous are copied by scipy.) Any other ``out`` falls back to
+    ``out += a @ b``.
+    """
+    gemm = _GEMM.get(out.dtype)
+    if gemm is not None and out.flags.c_contiguous:
+        gemm(1.0, b.T, a.T, 1.0, out.T, overwrite_c=True)
+    else:
+        out += a @ b
 
 
 def _gate_permutation(order, H):
@@ -40,21 +71,88 @@ def _gate_permutation(order, H):
     return np.concatenate([np.arange(k * H, (k + 1) * H) for k in order])
 
 
-def _state_buffer(T, h0):
-    """(T+1, B, H) zeros with h0 in the slot a direction starts from (see recurrent.py)."""
-    buf = np.zeros((T + 1,) + h0.shape, dtype=h0.dtype)
-    buf[0] = h0
-    return buf
+def _scaled(weight, bias, n_sigmoid_rows):
+    """Copies of ``weight`` (G*H, D) and ``bias`` with the first rows (sigmoid gates) halved."""
+    scale = np.ones(weight.shape[0], dtype=weight.dtype)
+    scale[:n_sigmoid_rows] = 0.5
+    return weight * scale[:, None], bias * scale
 
 
-def _sigmoid_from_tanh(a):
+def _constants(dtype):
+    """Scalars of the computation's dtype (a Python float is converted at every call)."""
+    return {"zero": dtype.type(0), "half": dtype.type(0.5)}
+
+
+def _states(T, s0, ws, reverse, padded):
+    """State buffer (T+1, H, B) with the initial state s0 (B, H) in slot 0, zero wherever no
+    step writes: everywhere but slot 0 if some sequences are padded, the slot T a reverse
+    direction starts from, else nowhere (every step writes every column)."""
+    B, H = s0.shape
+    S = ws.zeros((T + 1, H, B), s0.dtype) if padded else ws.empty((T + 1, H, B), s0.dtype)
+    S[0] = s0.T
+    if reverse and not padded:
+        S[T] = 0
+    return S
+
+
+def _sigmoid_from_tanh(a, half):
     """In place: ``a`` holds tanh(x/2); afterwards it holds sigmoid(x)."""
-    a *= 0.5
-    a += 0.5
+    a *= half
+    a += half
+
+
+def _blocks(a, k):
+    """View of ``a`` (k*H, n) as (k, H, n) gate blocks."""
+    return a.reshape(k, -1, a.shape[-1])
+
+
+def _time_major(S, ws, keep):
+    """The states S (T+1, H, B) copied to a (T+1, B, H) array (from ``ws`` if ``keep``)."""
+    shape = (S.shape[0], S.shape[2], S.shape[1])
+    out = ws.empty(shape, S.dtype) if keep else np.empty(shape, S.dtype)
+    np.copyto(out, S.transpose(0, 2, 1))
+    return out
+
+
+def _cols(a, n):
+    """The first n columns of an "HB" array (``a`` itself when that is all of them)."""
+    return a if a.shape[-1] == n else a[..., :n]
+
+
+def _steps(a, index):
+    """``a[t]`` for t in index (None where t is out of range), made by iterating over the part
+    of ``a`` the index spans. ``index`` lists consecutive steps, forward or backward."""
+    if not index:
+        return []
+    lo, hi = max(0, min(index)), min(len(a), max(index) + 1)
+    views = list(a[lo:hi])
+    if len(views) == len(index):
+        return views if index[0] == lo else views[::-1]
+    return [views[t - lo] if lo <= t < hi else None for t in index]
+
+
+def _hb_views(a, index, ns):
+    """Per-step views ``a[t][..., :n]`` for t, n in zip(index, ns) ("HB"); None where n = 0."""
+    full = a.shape[-1]
+    return [v if n == full else v[..., :n] if n else None
+            for v, n in zip(_steps(a, index), ns)]
+
+
+def _bh_views(a, index, ns):
+    """Per-step views ``a[t, :n]`` for t, n in zip(index, ns) ("BH"); None where n = 0."""
+    full = a.shape[1]
+    return [v if n == full else v[:n] if n else None for v, n in zip(_steps(a, index), ns)]
+
+
+def _unzip(steps, k):
+    """The k columns of a list of step tuples."""
+    return [list(c) for c in zip(*steps)] if steps else [[] for _ in range(k)]
 
 
 class RNNCell:
     """Elman RNN cell: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)`` with act = tanh or relu.
+
+    Layout "BH": per step, arrays are (n, H).
 
     Parameters
     ----------
@@ -63,6 +161,9 @@ class RNNCell:
 
     n_gates = 1
     has_cell_state = False
+    layout = "BH"
+    private = ("A",)  # buffers that are free once the backward pass is done
+    inference_scratch = ("A",)  # buffers that are free after an inference forward pass
 
     def __init__(self, activation="tanh"):
         if activation not in ("tanh", "relu"):
@@ -71,61 +172,109 @@ class RNNCell:
         self.name = f"rnn_{activation}"
 
     def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh):
-        """Weights for the step functions: ``W_ihT`` (D, H), ``W_hhT`` (H, H), ``b`` (H,)."""
+        """Weights for the step functions.
+
+        ``W_ih`` (H, D), ``b`` (H,) for the input projection; ``W_hhT`` (H, H) = W_hh^T for the
+        forward steps, ``W_hh`` (H, H) for the backward steps.
+        """
         return SimpleNamespace(
-            W_ihT=np.ascontiguousarray(weight_ih.T),
-            W_hhT=np.ascontiguousarray(weight_hh.T),
-            b=bias_ih + bias_hh,
             W_ih=weight_ih,
-            W_hh=weight_hh,
+            b=bias_ih + bias_hh,
+            W_hhT=np.ascontiguousarray(weight_hh.T),
+            W_hh=np.ascontiguousarray(weight_hh),
+            **_constants(weight_ih.dtype),
         )
 
     def gate_order(self, H):
         return np.arange(H)
 
     def forward_step(self, w, a, h_prev, h):
-        """One step. a: (n, H) input projection; h_prev: (n, H); writes h: (n, H)."""
-        np.matmul(h_prev, w.W_hhT, out=h)
-        h += a
+        """One step. a : (n, H) input projection, overwritten with the pre-activation
+        ``a + h_prev W_hh^T``; h_prev : (n, H); writes h = act(a) : (n, H)."""
+        gemm_acc(a, h_prev, w.W_hhT)
         if self.activation == "tanh":
-            np.tanh(h, out=h)
+            np.tanh(a, h)
         else:
-            np.maximum(h, 0, out=h)
+            np.maximum(a, w.zero, out=h)
 
-    def backward_factors(self, H_out):
-        """d act / d pre-activation for all steps, from the outputs H_out (T, B, H)."""
+    def backward_factors(self, h, D):
+        """For a chunk of steps: D = d act / d pre-activation, from the outputs h (K, B, H)."""
         if self.activation == "tanh":
-            return 1 - H_out * H_out
-        return (H_out > 0).astype(H_out.dtype)
+            np.multiply(h, h, out=D)
+            np.subtract(1, D, out=D)
+        else:
+            np.greater(h, 0, out=D)
 
-    def backward_step(self, w, dh, D_t, dZ_t, dh_prev):
-        """dh: (n, H) gradient w.r.t. h_t; writes dZ_t = dh * act' and dh_prev = dZ_t @ W_hh."""
-        np.multiply(dh, D_t, out=dZ_t)
-        np.matmul(dZ_t, w.W_hh, out=dh_prev)
+    def backward_step(self, w, dh, D, dh_prev):
+        """One backward step.
+
+        dh : (n, H) gradient w.r.t. h_t; overwritten with dZ = dh * act', the gradient w.r.t.
+        the pre-activation. dh_prev : (m, H) with m <= n, or None: ``dh_prev += dZ[:m] W_hh``
+        (the gradient w.r.t. h_{t-1} through W_hh for the m rows that have a previous step).
+        """
+        dh *= D
+        if dh_prev is not None:
+            gemm_acc(dh_prev, dh[: dh_prev.shape[0]], w.W_hh)
 
     # -- sequence adapters: the buffers of one direction over T steps ---------------------------
-    def allocate(self, A, h0, c0):
-        """Buffers for T steps. ``H`` (T+1, B, H) holds the states (one slot for h0)."""
-        T, B, _ = A.shape
-        return {"A": A, "H": _state_buffer(T, h0)}
+    # ``ws`` is the workspace (:class:`skrnn.nn.recurrent.Workspace`) buffers come from, and
+    # ``keep`` says whether a backward pass follows (then the states ``H`` come from ``ws``
+    # too, and go back at its end), ``padded`` whether some sequence is shorter than T.
+    # ``steps`` lists (t, i_prev, i_out, n) forward and (t, t_prev, n, m) backward, see
+    # :mod:`skrnn.nn.recurrent`.
+    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
+        """Buffers for T steps: ``A`` (T, B, H) for the input projection (``proj``) and the
+        pre-activations; ``H`` (T+1, B, H) holds the states (one slot for h0), zero wherever
+        no step writes."""
+        dt, shape = h0.dtype, (T + 1,) + h0.shape
+        H = (ws.empty if keep else np.empty)(shape, dt)
+        if padded:
+            H.fill(0)
+        elif reverse:
+            H[T] = 0
+        H[0] = h0
+        A = ws.empty((T,) + h0.shape, dt)
+        return {"A": A, "H": H, "proj": A}
 
-    def step(self, w, bufs, t, i_prev, i_out, n):
-        H = bufs["H"]
-        self.forward_step(w, bufs["A"][t, :n], H[i_prev, :n], H[i_out, :n])
+    def forward_args(self, bufs, steps):
+        t, i_prev, i_out, n = _unzip(steps, 4)
+        A, H = bufs["A"], bufs["H"]
+        return zip(_bh_views(A, t, n), _bh_views(H, i_prev, n), _bh_views(H, i_out, n))
 
-    def start_backward(self, bufs, H_out, H_prev):
-        return {"D": self.backward_factors(H_out), "dZ": np.zeros_like(bufs["A"])}
+    def finish_forward(self, bufs, ws, keep):
+        pass
 
-    def step_backward(self, w, bufs, bwd, t, i_prev, n, dh):
-        self.backward_step(w, dh, bwd["D"][t, :n], bwd["dZ"][t, :n], dh)
+    def start_backward(self, bufs, dH, chunk, ws):
+        """Backward state. ``dH`` (T, B, H) is taken over: it accumulates the gradient w.r.t.
+        each h_t and is overwritten, step by step, with dZ (zero where padded)."""
+        B, H = dH.shape[1:]
+        return {"dZ": dH, "D": ws.empty((chunk, B, H), dH.dtype)}
 
-    def preactivation_grads(self, bwd):
-        """Gradients w.r.t. the input and the recurrent pre-activations, (T, B, G*H) each."""
-        return bwd["dZ"], bwd["dZ"]
+    def factors(self, bufs, bwd, lo, hi, reverse):
+        H_out = bufs["H"][lo:hi] if reverse else bufs["H"][lo + 1 : hi + 1]
+        self.backward_factors(H_out, bwd["D"][: hi - lo])
+
+    def backward_args(self, bufs, bwd, steps, lo):
+        t, t_prev, n, m = _unzip(steps, 4)
+        dZ = bwd["dZ"]
+        return zip(_bh_views(dZ, t, n), _bh_views(bwd["D"], [k - lo for k in t], n),
+                   _bh_views(dZ, t_prev, m))
+
+    def clear_padding(self, bufs, bwd, n_active, lo, hi):
+        pass  # dZ is dH, zero where padded, and steps write only their active rows
+
+    def preactivation_grads(self, bufs, bwd, ws, lo, hi):
+        """Gradients w.r.t. the input and the recurrent pre-activations of steps lo..hi-1,
+        (G*H, (hi-lo)*B) each, and the scratch arrays to give back to ``ws`` after use."""
+        dZ = bwd["dZ"][lo:hi]
+        Z = dZ.reshape(-1, dZ.shape[2]).T
+        return Z, Z, ()
 
 
 class LSTMCell:
-    """Long short-term memory cell (PyTorch's equations)::
+    """Long short-term memory cell, with PyTorch's equations.
+
+    ::
 
         i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)
         f = sigmoid(W_if x + b_if + W_hf h + b_hf)
@@ -133,137 +282,195 @@ class LSTMCell:
         o = sigmoid(W_io x + b_io + W_ho h + b_ho)
         c' = f * c + i * g
         h' = o * tanh(c')
+
+    Layout "HB": per step, states are (H, n) and gates (4H, n), in the internal order
+    (o, i, f, g): the sigmoid gates (o, i, f) are one block for the forward step, and the gates
+    whose gradient is a multiple of dc (i, f, g) are one block for the backward step.
     """
 
     name = "lstm"
     n_gates = 4
     has_cell_state = True
-    _order = (0, 1, 3, 2)  # PyTorch (i, f, g, o) -> internal (i, f, o, g)
+    layout = "HB"
+    private = ("A", "CS", "TC", "tmp")
+    inference_scratch = ("A", "TC", "tmp")  # not CS: the cell states "C" are a view of it
+    _order = (3, 0, 1, 2)  # PyTorch (i, f, g, o) -> internal (o, i, f, g)
 
     def gate_order(self, H):
-        """Row permutation from PyTorch's gate order to the internal (i, f, o, g) order."""
+        """Row permutation from PyTorch's gate order to the internal (o, i, f, g) order."""
         return _gate_permutation(self._order, H)
 
     def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh):
-        """Internal weights: gates reordered to (i, f, o, g), sigmoid rows scaled by 1/2.
+        """Internal weights: gates reordered to (o, i, f, g), sigmoid rows scaled by 1/2.
 
-        ``W_ihT`` (D, 4H) and ``W_hhT`` (H, 4H) are scaled for the forward pass; ``W_ih``
-        (4H, D) and ``W_hh`` (4H, H) are the unscaled, reordered weights for the backward pass.
+        ``W_ih_s`` (4H, D), ``b_s`` (4H,) and ``W_hh_s`` (4H, H) are scaled, for the forward
+        pass; ``W_ih`` (4H, D) and ``W_hhT`` (H, 4H) = W_hh^T are unscaled, for the backward.
         """
         H = weight_hh.shape[1]
         perm = self.gate_order(H)
-        scale = np.ones(4 * H, dtype=weight_ih.dtype)
-        scale[: 3 * H] = 0.5
-        W_ih, W_hh = weight_ih[perm], weight_hh[perm]
-        return SimpleNamespace(
-            W_ihT=np.ascontiguousarray((W_ih * scale[:, None]).T),
-            W_hhT=np.ascontiguousarray((W_hh * scale[:, None]).T),
-            b=(bias_ih + bias_hh)[perm] * scale,
-            W_ih=W_ih,
-            W_hh=W_hh,
-        )
+        W_ih, W_hh, b = weight_ih[perm], weight_hh[perm], (bias_ih + bias_hh)[perm]
+        W_ih_s, b_s = _scaled(W_ih, b, 3 * H)
+        W_hh_s, _ = _scaled(W_hh, b, 3 * H)
+        return SimpleNamespace(W_ih_s=W_ih_s, b_s=b_s, W_hh_s=W_hh_s, W_ih=W_ih,
+                               W_hhT=np.ascontiguousarray(W_hh.T),
+                               **_constants(weight_ih.dtype))
 
     def forward_step(self, w, a, h_prev, c_prev, c, tanh_c, h, tmp):
-        """One step over n rows.
+        """One step over n sequences (columns).
 
-        a : (n, 4H) scaled input projection; overwritten with the activated gates (i, f, o, g).
-        h_prev, c_prev : (n, H) previous state.
-        c, tanh_c, h : (n, H) outputs. tmp : (n, 4H) scratch.
+        a : (4H, n) scaled input projection; overwritten with the activated gates (o, i, f, g).
+        h_prev, c_prev : (H, n) previous state.
+        c, tanh_c, h : (H, n) outputs. tmp : (H, n) scratch.
         """
-        H = h.shape[1]
-        np.matmul(h_prev, w.W_hhT, out=tmp)
-        a += tmp
-        np.tanh(a, out=a)
-        _sigmoid_from_tanh(a[:, : 3 * H])
-        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        np.multiply(f, c_prev, out=c)
-        ig = tmp[:, :H]
-        np.multiply(i, g, out=ig)
-        c += ig
-        np.tanh(c, out=tanh_c)
-        np.multiply(o, tanh_c, out=h)
+        H = h.shape[0]
+        gemm_acc(a, w.W_hh_s, h_prev)
+        np.tanh(a, a)
+        _sigmoid_from_tanh(a[: 3 * H], w.half)
+        o, i, f, g = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+        np.multiply(f, c_prev, c)
+        np.multiply(i, g, tmp)
+        c += tmp
+        np.tanh(c, tanh_c)
+        np.multiply(o, tanh_c, h)
 
-    def backward_factors(self, gates, tanh_c):
-        """For all steps: ``D`` (T, B, 4H), the derivative of each activated gate w.r.t. its
-        pre-activation (s(1-s) or 1-g^2), and ``F_o`` (T, B, H) = o * (1 - tanh(c)^2)."""
-        H = tanh_c.shape[-1]
-        D = np.empty_like(gates)
-        s = gates[..., : 3 * H]
-        np.subtract(1, s, out=D[..., : 3 * H])
-        D[..., : 3 * H] *= s
-        g = gates[..., 3 * H :]
-        np.multiply(g, g, out=D[..., 3 * H :])
-        np.subtract(1, D[..., 3 * H :], out=D[..., 3 * H :])
-        F_o = tanh_c * tanh_c
+    def backward_factors(self, gates, c_prev, tanh_c, P, F):
+        """For a chunk of steps, from the activated gates (K, 4H, B) and c_prev, tanh_c
+        (K, H, B), writes the factors of the gate gradients::
+
+            P (K, 4H, B) = (tanh_c o(1-o), g i(1-i), c_prev f(1-f), i (1-g^2))
+            F (K, 2H, B) = (o (1 - tanh_c^2), f)
+
+        so that dZ = (dh P_o, dc P_i, dc P_f, dc P_g) and dc_t = dc_{t+1} f_{t+1} + dh F_o.
+        (f is copied because the gradients overwrite the gates.)
+        """
+        H = tanh_c.shape[1]
+        o, i, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 3 * H :]
+        s, P_s = gates[:, : 3 * H], P[:, : 3 * H]
+        np.subtract(1, s, out=P_s)
+        P_s *= s
+        P[:, :H] *= tanh_c
+        P[:, H : 2 * H] *= g
+        P[:, 2 * H : 3 * H] *= c_prev
+        P_g = P[:, 3 * H :]
+        np.multiply(g, g, out=P_g)
+        np.subtract(1, P_g, out=P_g)
+        P_g *= i
+        F_o = F[:, :H]
+        np.multiply(tanh_c, tanh_c, out=F_o)
         np.subtract(1, F_o, out=F_o)
-        F_o *= gates[..., 2 * H : 3 * H]
-        return D, F_o
+        F_o *= o
+        F[:, H:] = gates[:, 2 * H : 3 * H]
 
-    def backward_step(self, w, dh, dc, gates_t, c_prev, tanh_c, F_o, D_t, dZ_t, dh_prev, tmp):
-        """One backward step over n rows.
+    def backward_step(self, w, dh, dc, f, P, F_o, dZ, dh_prev, tmp):
+        """One backward step over n sequences (columns).
 
-        dh : (n, H) gradient w.r.t. h_t. dc : (n, H) gradient w.r.t. c_t from later steps;
-        overwritten in place with the gradient w.r.t. c_{t-1}.
-        dZ_t : (n, 4H) output, gradient w.r.t. the gate pre-activations (i, f, o, g).
-        dh_prev : (n, H) output, gradient w.r.t. h_{t-1} through W_hh (may alias dh).
+        dh : (H, n) gradient w.r.t. h_t. dc : (H, n) gradient w.r.t. c_t from later steps;
+        overwritten in place with the gradient w.r.t. c_{t-1}. f : (H, n) forget gate.
+        P : (4H, n), F_o : (H, n) factors (:meth:`backward_factors`).
+        dZ : (4H, n) output, gradient w.r.t. the gate pre-activations (o, i, f, g).
+        dh_prev : (H, m) with m <= n, or None: ``dh_prev += (W_hh^T dZ)[:, :m]``.
+        tmp : (H, n) scratch.
         """
-        H = dh.shape[1]
-        i, f, g = gates_t[:, :H], gates_t[:, H : 2 * H], gates_t[:, 3 * H :]
-        np.multiply(dh, F_o, out=tmp)
-        dc += tmp  # dc_t = dc_next + dh * o * tanh'(c)
-        np.multiply(dh, tanh_c, out=dZ_t[:, 2 * H : 3 * H])  # d o
-        np.multiply(dc, g, out=dZ_t[:, :H])  # d i
-        np.multiply(dc, c_prev, out=dZ_t[:, H : 2 * H])  # d f
-        np.multiply(dc, i, out=dZ_t[:, 3 * H :])  # d g
-        dZ_t *= D_t
+        H = dh.shape[0]
+        np.multiply(dh, F_o, tmp)
+        dc += tmp  # dc_t = dc_{t+1} f_{t+1} + dh o tanh'(c)
+        np.multiply(dh, P[:H], dZ[:H])  # d o
+        np.multiply(dc, _blocks(P[H:], 3), _blocks(dZ[H:], 3))  # d i, d f, d g
         dc *= f  # dc_{t-1}
-        np.matmul(dZ_t, w.W_hh, out=dh_prev)
+        if dh_prev is not None:
+            gemm_acc(dh_prev, w.W_hhT, _cols(dZ, dh_prev.shape[1]))
 
     # -- sequence adapters --------------------------------------------------------------------
-    def allocate(self, A, h0, c0):
-        """Buffers: ``A`` becomes the activated gates; ``H``, ``C`` (T+1, B, H) the states."""
-        T, B, H4 = A.shape
-        H = H4 // 4
-        return {
-            "A": A,
-            "H": _state_buffer(T, h0),
-            "C": _state_buffer(T, c0),
-            "TC": np.zeros((T, B, H), dtype=A.dtype),
-            "tmp": np.empty((B, H4), dtype=A.dtype),
-        }
+    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
+        """Buffers: ``A`` (T, 4H, B) receives the input projection (``proj``) and becomes the
+        activated gates; ``HS``, ``CS`` (T+1, H, B) the states and ``TC`` (T, H, B) tanh(c)
+        (one step's worth unless ``keep``), zero wherever no step writes."""
+        B, H = h0.shape
+        dt = h0.dtype
+        A = ws.empty((T, 4 * H, B), dt)
+        HS, CS = _states(T, h0, ws, reverse, padded), _states(T, c0, ws, reverse, padded)
+        TC = ws.zeros((T, H, B), dt) if keep and padded else ws.empty((T if keep else 1, H, B),
+                                                                       dt)
+        return {"A": A, "HS": HS, "CS": CS, "TC": TC, "proj": A, "tmp": ws.empty((H, B), dt)}
 
-    def step(self, w, bufs, t, i_prev, i_out, n):
-        H, C = bufs["H"], bufs["C"]
-        self.forward_step(w, bufs["A"][t, :n], H[i_prev, :n], C[i_prev, :n], C[i_out, :n],
-                          bufs["TC"][t, :n], H[i_out, :n], bufs["tmp"][:n])
+    def forward_args(self, bufs, steps):
+        t, i_prev, i_out, n = _unzip(steps, 4)
+        HS, CS, TC, tmp = bufs["HS"], bufs["CS"], bufs["TC"], bufs["tmp"]
+        tc = _hb_views(TC, t, n) if len(TC) > 1 else [_cols(TC[0], k) for k in n]
+        return zip(_hb_views(bufs["A"], t, n), _hb_views(HS, i_prev, n),
+                   _hb_views(CS, i_prev, n), _hb_views(CS, i_out, n), tc,
+                   _hb_views(HS, i_out, n), [_cols(tmp, k) for k in n])
 
-    def start_backward(self, bufs, H_out, H_prev):
-        D, F_o = self.backward_factors(bufs["A"], bufs["TC"])
-        B, H = bufs["TC"].shape[1:]
-        return {"D": D, "F_o": F_o, "dZ": np.zeros_like(bufs["A"]),
-                "dc": np.zeros((B, H), dtype=D.dtype), "tmp": np.empty((B, H), dtype=D.dtype)}
+    def finish_forward(self, bufs, ws, keep):
+        """Time-major states for the network: ``H`` (T+1, B, H) a copy, ``C`` a view."""
+        HS = bufs.pop("HS")
+        bufs["H"] = _time_major(HS, ws, keep)
+        bufs["C"] = bufs["CS"].transpose(0, 2, 1)
+        ws.give(HS)
 
-    def step_backward(self, w, bufs, bwd, t, i_prev, n, dh):
-        self.backward_step(w, dh, bwd["dc"][:n], bufs["A"][t, :n], bufs["C"][i_prev, :n],
-                           bufs["TC"][t, :n], bwd["F_o"][t, :n], bwd["D"][t, :n],
-                           bwd["dZ"][t, :n], dh, bwd["tmp"][:n])
+    def start_backward(self, bufs, dH, chunk, ws):
+        """Backward state; the gradients dZ overwrite the gates ``A`` step by step."""
+        T, B, H = dH.shape
+        dt = dH.dtype
+        dHs = ws.empty((T, H, B), dt)
+        np.copyto(dHs, dH.transpose(0, 2, 1))
+        return {"dH": dHs, "P": ws.empty((chunk, 4 * H, B), dt),
+                "F": ws.empty((chunk, 2 * H, B), dt), "dc": ws.zeros((H, B), dt),
+                "tmp": ws.empty((H, B), dt)}
 
-    def preactivation_grads(self, bwd):
-        return bwd["dZ"], bwd["dZ"]
+    def factors(self, bufs, bwd, lo, hi, reverse):
+        CS = bufs["CS"]
+        c_prev = CS[lo + 1 : hi + 1] if reverse else CS[lo:hi]
+        self.backward_factors(bufs["A"][lo:hi], c_prev, bufs["TC"][lo:hi],
+                              bwd["P"][: hi - lo], bwd["F"][: hi - lo])
+
+    def backward_args(self, bufs, bwd, steps, lo):
+        t, t_prev, n, m = _unzip(steps, 4)
+        k = [i - lo for i in t]
+        H = bwd["dc"].shape[0]
+        dH, F = bwd["dH"], bwd["F"]
+        return zip(_hb_views(dH, t, n), [_cols(bwd["dc"], j) for j in n],
+                   _hb_views(F[:, H:], k, n), _hb_views(bwd["P"], k, n),
+                   _hb_views(F[:, :H], k, n), _hb_views(bufs["A"], t, n), _hb_views(dH, t_prev, m),
+                   [_cols(bwd["tmp"], j) for j in n])
+
+    def clear_padding(self, bufs, bwd, n_active, lo, hi):
+        """Zero gradients at padded steps (where the gates of A were never overwritten)."""
+        A = bufs["A"]
+        for t in range(lo, hi):
+            if n_active[t] < A.shape[2]:
+                A[t, :, n_active[t] :] = 0
+
+    def preactivation_grads(self, bufs, bwd, ws, lo, hi):
+        """Gradients w.r.t. the input and the recurrent pre-activations of steps lo..hi-1,
+        (4H, (hi-lo)*B) each (a copy in ``ws``, returned as scratch too)."""
+        A = bufs["A"][lo:hi]
+        K, H4, B = A.shape
+        Z = ws.empty((H4, K, B), A.dtype)
+        np.copyto(Z, A.transpose(1, 0, 2))
+        Zm = Z.reshape(H4, K * B)
+        return Zm, Zm, (Z,)
 
 
 class GRUCell:
-    """Gated recurrent unit (PyTorch's equations)::
+    """Gated recurrent unit, with PyTorch's equations.
+
+    ::
 
         r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
         z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
         n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
         h' = (1 - z) * n + z * h
+
+    Layout "HB": per step, states are (H, n) and gates (3H, n) in the order (r, z, n).
     """
 
     name = "gru"
     n_gates = 3
     has_cell_state = False
+    layout = "HB"
+    private = ("A", "HS", "HN", "tmp")
+    inference_scratch = private
 
     def gate_order(self, H):
         return np.arange(3 * H)
@@ -271,110 +478,164 @@ class GRUCell:
     def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh):
         """Internal weights: r and z rows scaled by 1/2; b_hr, b_hz folded into the input bias.
 
-        ``b_hn`` (H,) stays apart because it sits inside ``r * (W_hn h + b_hn)``.
+        ``W_ih_s`` (3H, D), ``b_s`` (3H,), ``W_hrz_s`` (2H, H) scaled, ``W_hn`` (H, H) and
+        ``b_hn`` (H,) (it sits inside ``r * (W_hn h + b_hn)``) for the forward pass;
+        ``W_ih`` (3H, D) and ``W_hhT`` (H, 3H) = W_hh^T, unscaled, for the backward.
         """
         H = weight_hh.shape[1]
-        scale = np.ones(3 * H, dtype=weight_ih.dtype)
-        scale[: 2 * H] = 0.5
         b = bias_ih.copy()
         b[: 2 * H] += bias_hh[: 2 * H]
+        W_ih_s, b_s = _scaled(weight_ih, b, 2 * H)
         return SimpleNamespace(
-            W_ihT=np.ascontiguousarray((weight_ih * scale[:, None]).T),
-            W_hhT=np.ascontiguousarray((weight_hh * scale[:, None]).T),
-            b=b * scale,
+            W_ih_s=W_ih_s, b_s=b_s,
+            W_hrz_s=0.5 * weight_hh[: 2 * H],
+            W_hn=np.ascontiguousarray(weight_hh[2 * H :]),
             b_hn=bias_hh[2 * H :],
             W_ih=weight_ih,
-            W_hh=weight_hh,
+            W_hhT=np.ascontiguousarray(weight_hh.T),
+            **_constants(weight_ih.dtype),
         )
 
     def forward_step(self, w, a, h_prev, hn, h, tmp):
-        """One step over n rows.
+        """One step over n sequences (columns).
 
-        a : (n, 3H) scaled input projection; overwritten with the activated gates (r, z, n).
-        hn : (n, H) output, W_hn h_prev + b_hn (kept for the backward pass).
-        h : (n, H) output. tmp : (n, 3H) scratch.
+        a : (3H, n) scaled input projection; overwritten with the activated gates (r, z, n).
+        hn : (H, n) holds b_hn on entry; overwritten with W_hn h_prev + b_hn (kept for the
+        backward pass). h : (H, n) output. tmp : (H, n) scratch.
         """
-        H = h.shape[1]
-        np.matmul(h_prev, w.W_hhT, out=tmp)
-        rz = a[:, : 2 * H]
-        rz += tmp[:, : 2 * H]
-        np.tanh(rz, out=rz)
-        _sigmoid_from_tanh(rz)
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-        np.add(tmp[:, 2 * H :], w.b_hn, out=hn)
-        r_hn = tmp[:, :H]
-        np.multiply(r, hn, out=r_hn)
-        n += r_hn
-        np.tanh(n, out=n)
-        np.subtract(h_prev, n, out=h)
+        H = h.shape[0]
+        rz = a[: 2 * H]
+        gemm_acc(rz, w.W_hrz_s, h_prev)
+        gemm_acc(hn, w.W_hn, h_prev)
+        np.tanh(rz, rz)
+        _sigmoid_from_tanh(rz, w.half)
+        r, z, n = a[:H], a[H : 2 * H], a[2 * H :]
+        np.multiply(r, hn, tmp)
+        n += tmp
+        np.tanh(n, n)
+        np.subtract(h_prev, n, h)
         h *= z
         h += n
 
-    def backward_factors(self, gates, hn, H_prev):
-        """For all steps, (T, B, H) each: ``F_r`` = hn r(1-r), ``F_z`` = (h_prev - n) z(1-z),
-        ``F_n`` = (1 - z)(1 - n^2)."""
-        H = hn.shape[-1]
-        r, z, n = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H :]
-        F_r = (1 - r) * r
-        F_r *= hn
-        F_z = (1 - z) * z
-        F_z *= H_prev - n
-        F_n = n * n
-        np.subtract(1, F_n, out=F_n)
-        F_n *= 1 - z
-        return F_r, F_z, F_n
+    def backward_factors(self, gates, hn, h_prev, Q, F_n):
+        """For a chunk of steps, from the activated gates (K, 3H, B), hn and h_prev (K, H, B),
+        writes the factors of the gate gradients::
 
-    def backward_step(self, w, dh, gates_t, F_r, F_z, F_n, dGh_t, dZn_t, dh_prev, tmp):
-        """One backward step over n rows.
+            F_n (K, H, B) = (1 - z)(1 - n^2)                 d n-preactivation = dh F_n
+            Q (K, 3H, B) = (F_n hn r(1-r), (h_prev - n) z(1-z), F_n r)
 
-        dGh_t : (n, 3H) output, gradient w.r.t. (W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn).
-        dZn_t : (n, H) output, gradient w.r.t. the n gate's pre-activation.
-        dh_prev : (n, H) output (may alias dh). tmp : (n, H) scratch.
+        so that the gradient w.r.t. (W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn) is dh Q.
         """
-        H = dh.shape[1]
-        r, z = gates_t[:, :H], gates_t[:, H : 2 * H]
-        np.multiply(dh, F_n, out=dZn_t)
-        np.multiply(dh, F_z, out=dGh_t[:, H : 2 * H])
-        np.multiply(dZn_t, F_r, out=dGh_t[:, :H])
-        np.multiply(dZn_t, r, out=dGh_t[:, 2 * H :])
-        np.multiply(dh, z, out=tmp)
-        np.matmul(dGh_t, w.W_hh, out=dh_prev)
-        dh_prev += tmp
+        H = hn.shape[1]
+        r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
+        rz, Q_rz = gates[:, : 2 * H], Q[:, : 2 * H]
+        Q_r, Q_z, Q_n = Q[:, :H], Q[:, H : 2 * H], Q[:, 2 * H :]
+        np.subtract(1, rz, out=Q_rz)
+        Q_rz *= rz
+        np.multiply(n, n, out=F_n)
+        np.subtract(1, F_n, out=F_n)
+        np.subtract(1, z, out=Q_n)  # Q_n as scratch
+        F_n *= Q_n
+        Q_r *= hn
+        Q_r *= F_n
+        np.subtract(h_prev, n, out=Q_n)
+        Q_z *= Q_n
+        np.multiply(F_n, r, out=Q_n)
+
+    def backward_step(self, w, dh, z, Q, F_n, dGh, dZn, dh_prev, tmp):
+        """One backward step over n sequences (columns).
+
+        dh : (H, n) gradient w.r.t. h_t. z : (H, n) update gate. Q : (3H, n), F_n : (H, n)
+        factors (:meth:`backward_factors`).
+        dGh : (3H, n) output, gradient w.r.t. (W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn).
+        dZn : (H, n) output, gradient w.r.t. the n gate's input pre-activation W_in x + b_in.
+        dh_prev : (H, m) with m <= n, or None: ``dh_prev += (W_hh^T dGh + dh z)[:, :m]``.
+        tmp : (H, n) scratch.
+        """
+        np.multiply(dh, F_n, dZn)
+        np.multiply(dh, _blocks(Q, 3), _blocks(dGh, 3))
+        if dh_prev is not None:
+            m = dh_prev.shape[1]
+            tmp = _cols(tmp, m)
+            np.multiply(_cols(dh, m), _cols(z, m), tmp)
+            dh_prev += tmp
+            gemm_acc(dh_prev, w.W_hhT, _cols(dGh, m))
 
     # -- sequence adapters --------------------------------------------------------------------
-    def allocate(self, A, h0, c0):
-        """Buffers: ``A`` becomes the activated gates (r, z, n); ``HN`` (T, B, H) = W_hn h + b_hn."""
-        T, B, H3 = A.shape
-        return {
-            "A": A,
-            "H": _state_buffer(T, h0),
-            "HN": np.zeros((T, B, H3 // 3), dtype=A.dtype),
-            "tmp": np.empty((B, H3), dtype=A.dtype),
-        }
+    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
+        """Buffers: ``A`` (T, 3H, B) receives the input projection (``proj``) and becomes the
+        activated gates (r, z, n); ``HS`` (T+1, H, B) the states (zero wherever no step
+        writes); ``HN`` (T, H, B) = W_hn h + b_hn."""
+        B, H = h0.shape
+        dt = h0.dtype
+        A = ws.empty((T, 3 * H, B), dt)
+        HS = _states(T, h0, ws, reverse, padded)
+        HN = ws.empty((T, H, B), dt)
+        HN[...] = w.b_hn[:, None]
+        return {"A": A, "HS": HS, "HN": HN, "proj": A, "tmp": ws.empty((H, B), dt)}
 
-    def step(self, w, bufs, t, i_prev, i_out, n):
-        H = bufs["H"]
-        self.forward_step(w, bufs["A"][t, :n], H[i_prev, :n], bufs["HN"][t, :n], H[i_out, :n],
-                          bufs["tmp"][:n])
+    def forward_args(self, bufs, steps):
+        t, i_prev, i_out, n = _unzip(steps, 4)
+        HS, tmp = bufs["HS"], bufs["tmp"]
+        return zip(_hb_views(bufs["A"], t, n), _hb_views(HS, i_prev, n),
+                   _hb_views(bufs["HN"], t, n), _hb_views(HS, i_out, n),
+                   [_cols(tmp, k) for k in n])
 
-    def start_backward(self, bufs, H_out, H_prev):
-        F_r, F_z, F_n = self.backward_factors(bufs["A"], bufs["HN"], H_prev)
-        B, H = H_out.shape[1:]
-        return {"F_r": F_r, "F_z": F_z, "F_n": F_n, "dGh": np.zeros_like(bufs["A"]),
-                "dZn": np.zeros_like(H_out), "tmp": np.empty((B, H), dtype=H_out.dtype)}
+    def finish_forward(self, bufs, ws, keep):
+        """Time-major states for the network: ``H`` (T+1, B, H), a copy."""
+        bufs["H"] = _time_major(bufs["HS"], ws, keep)
 
-    def step_backward(self, w, bufs, bwd, t, i_prev, n, dh):
-        self.backward_step(w, dh, bufs["A"][t, :n], bwd["F_r"][t, :n], bwd["F_z"][t, :n],
-                           bwd["F_n"][t, :n], bwd["dGh"][t, :n], bwd["dZn"][t, :n], dh,
-                           bwd["tmp"][:n])
+    def start_backward(self, bufs, dH, chunk, ws):
+        """Backward state; dZn overwrites the n gate of ``A`` step by step."""
+        T, B, H = dH.shape
+        dt = dH.dtype
+        dHs = ws.empty((T, H, B), dt)
+        np.copyto(dHs, dH.transpose(0, 2, 1))
+        return {"dH": dHs, "dGh": ws.empty((T, 3 * H, B), dt),
+                "Q": ws.empty((chunk, 3 * H, B), dt), "F_n": ws.empty((chunk, H, B), dt),
+                "tmp": ws.empty((H, B), dt)}
 
-    def preactivation_grads(self, bwd):
-        """The input pre-activation gradient equals dGh except in the n block (dZn)."""
-        dGh = bwd["dGh"]
-        H = bwd["dZn"].shape[-1]
-        dZx = dGh.copy()
-        dZx[..., 2 * H :] = bwd["dZn"]
-        return dZx, dGh
+    def factors(self, bufs, bwd, lo, hi, reverse):
+        HS = bufs["HS"]
+        h_prev = HS[lo + 1 : hi + 1] if reverse else HS[lo:hi]
+        self.backward_factors(bufs["A"][lo:hi], bufs["HN"][lo:hi], h_prev,
+                              bwd["Q"][: hi - lo], bwd["F_n"][: hi - lo])
+
+    def backward_args(self, bufs, bwd, steps, lo):
+        t, t_prev, n, m = _unzip(steps, 4)
+        k = [i - lo for i in t]
+        A, dH = bufs["A"], bwd["dH"]
+        H = dH.shape[1]
+        return zip(_hb_views(dH, t, n), _hb_views(A[:, H : 2 * H], t, n),
+                   _hb_views(bwd["Q"], k, n), _hb_views(bwd["F_n"], k, n),
+                   _hb_views(bwd["dGh"], t, n), _hb_views(A[:, 2 * H :], t, n),
+                   _hb_views(dH, t_prev, m),
+                   [_cols(bwd["tmp"], j) for j in n])
+
+    def clear_padding(self, bufs, bwd, n_active, lo, hi):
+        """Zero gradients at padded steps (never written by a step)."""
+        A, dGh = bufs["A"], bwd["dGh"]
+        H = dGh.shape[1] // 3
+        for t in range(lo, hi):
+            n = n_active[t]
+            if n < A.shape[2]:
+                dGh[t, :, n:] = 0
+                A[t, 2 * H :, n:] = 0
+
+    def preactivation_grads(self, bufs, bwd, ws, lo, hi):
+        """Gradients w.r.t. the input and the recurrent pre-activations of steps lo..hi-1,
+        (3H, (hi-lo)*B) each (copies in ``ws``, returned as scratch too).
+
+        They differ only in the n block: dZn for the input, dh Q_n for the recurrent part.
+        """
+        dGh, A = bwd["dGh"][lo:hi], bufs["A"][lo:hi]
+        K, H3, B = dGh.shape
+        H = H3 // 3
+        Zh, Zx = ws.empty((H3, K, B), dGh.dtype), ws.empty((H3, K, B), dGh.dtype)
+        np.copyto(Zh, dGh.transpose(1, 0, 2))
+        Zx[: 2 * H] = Zh[: 2 * H]
+        np.copyto(Zx[2 * H :], A[:, 2 * H :].transpose(1, 0, 2))
+        return Zx.reshape(H3, K * B), Zh.reshape(H3, K * B), (Zx, Zh)
 
 
 def get_cell(cell, activation="tanh"):

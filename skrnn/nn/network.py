@@ -209,11 +209,12 @@ class RecurrentNetwork:
         return [[(np.zeros((B, H), dtype), np.zeros((B, H), dtype)) for _ in self._suffixes()]
                 for H in self.hidden_sizes]
 
-    def _forward_layers(self, W, X, n_active, lengths, state, rng=None):
+    def _forward_layers(self, W, X, n_active, lengths, state, rng=None, for_backward=True):
         """All layers over one window. Returns per-layer caches, top outputs and next state.
 
         Each cache is (layer input, dropout mask or None, [direction buffers]). ``state`` holds
         the forward directions' initial states; reverse directions always start at zero.
+        ``for_backward=False`` (inference) frees the buffers only a backward pass needs.
         """
         cell, caches, next_state = self._cell, [], []
         inp = X
@@ -228,7 +229,8 @@ class RecurrentNetwork:
                 reverse = d == 1
                 if reverse:
                     h0, c0 = np.zeros_like(h0), np.zeros_like(c0)
-                bufs = direction_forward(cell, w, inp, n_active, h0, c0, reverse)
+                bufs = direction_forward(cell, w, inp, n_active, h0, c0, reverse,
+                                         keep=for_backward)
                 dirs.append(bufs)
                 outs.append(direction_outputs(bufs["H"], reverse)[0])
                 layer_state.append(final_states(bufs, lengths) if not reverse else (h0, c0))
@@ -257,7 +259,8 @@ class RecurrentNetwork:
         P = self.unpack(theta)
         W = self._prepared(P, batch.X.dtype)
         state = state or self._initial_state(len(batch.lengths), batch.X.dtype)
-        caches, top, _ = self._forward_layers(W, batch.X, batch.n_active, batch.lengths, state)
+        caches, top, _ = self._forward_layers(W, batch.X, batch.n_active, batch.lengths, state,
+                                              for_backward=False)
         return batch, P, caches, top
 
     def forward(self, theta, X, lengths):

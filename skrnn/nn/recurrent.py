@@ -2,8 +2,8 @@
 
 Variable lengths work like PyTorch's packed sequences. The rows of a batch are sorted by length,
 longest first, so at step ``t`` the active sequences are exactly the first ``n_active[t]`` rows
-and every step works on the views ``[:n_active[t]]``. Padded steps are never computed: they
-cannot change a state, reach a loss or a gradient, and they cost nothing.
+and every step works on the views of its first ``n_active[t]`` rows. Padded steps are never
+computed: they cannot change a state, reach a loss or a gradient, and they cost nothing.
 
 States live in a buffer ``H`` of shape (T+1, B, H) with one extra slot for the initial state:
 
@@ -13,28 +13,167 @@ States live in a buffer ``H`` of shape (T+1, B, H) with one extra slot for the i
 A buffer is zero wherever a sequence has no step, so in the reverse direction a sequence of
 length L starts from ``H[L] = 0``: the reverse direction starts at each sequence's own last real
 step, from a zero state.
+
+A cell keeps its per-step arrays either time-major, (n, H) (layout "BH"), or transposed, (H, n)
+(layout "HB", see :mod:`skrnn.nn.cells`); the returned ``H`` is time-major in both cases.
+
+Work outside the loop is done for many steps at once: the input projection of every step is one
+(batched) GEMM before the loop, the weight gradients are one GEMM over all steps after it (over
+groups of steps for large sizes), and the elementwise factors of the backward steps are computed
+for chunks of steps small enough to stay in cache.
 """
+
+import threading
+import weakref
+from contextlib import contextmanager
 
 import numpy as np
 
 __all__ = ["project", "direction_forward", "direction_backward", "direction_outputs",
-           "final_states"]
+           "final_states", "Workspace", "workspace", "clear_workspace"]
+
+# Elements of backward factors computed at once (a chunk of steps): about 512 KB in float32.
+_CHUNK_ELEMENTS = 1 << 17
+# Elements of gate gradients summed into the weight gradients at once: about 8 MB in float32.
+_GROUP_ELEMENTS = 1 << 21
+
+_blas_pools = None
+_BLAS_THREADS_MIN_SIZE = 65536 * 4
 
 
-def project(X, W_T, b):
-    """Input projection for all steps at once: ``X @ W_T + b``.
+@contextmanager
+def single_threaded_blas(gemm_size=None):
+    """Context: BLAS runs on one thread inside (the time loops' per-step GEMMs).
 
-    X : (T, B, D), W_T : (D, G*H), b : (G*H,). Returns (T, B, G*H).
-    A single input feature uses a broadcast multiply: matmul with an inner dimension of 1
-    leaves the BLAS path and is an order of magnitude slower.
+    A per-step GEMM is too small to gain much from a second thread, and waiting for a thread
+    that another process occupies can cost milliseconds per call. The GEMMs outside the loops
+    (input projection, weight gradients) keep the caller's thread settings. numpy and scipy may
+    each bring their own BLAS, so every BLAS library found by threadpoolctl is limited; without
+    threadpoolctl this does nothing. GEMMs of ``gemm_size`` = m*n*k below OpenBLAS's threshold
+    for using threads (65536 * 4) run on one thread anyway: then nothing needs to change.
+    """
+    global _blas_pools
+    if gemm_size is not None and gemm_size < _BLAS_THREADS_MIN_SIZE:
+        yield
+        return
+    if _blas_pools is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas_pools = ThreadpoolController().select(user_api="blas").lib_controllers
+        except Exception:  # threadpoolctl missing or failing: leave the threads alone
+            _blas_pools = []
+    saved = [(lib, lib.num_threads) for lib in _blas_pools]
+    saved = [(lib, n) for lib, n in saved if n != 1]
+    for lib, _ in saved:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in saved:
+            lib.set_num_threads(n)
+
+
+class Workspace:
+    """Free lists of arrays by (shape, dtype), so that buffers are reused from call to call.
+
+    Writing to freshly allocated memory costs a page fault per page, several times the cost of
+    a pass over memory that is already mapped (on the benchmark machine about 350 us per MB
+    against 40 us per MB). Successive training steps allocate buffers of the same shapes, so
+    the private buffers of the time loops are taken from here and given back when a call is
+    done with them. Only arrays handed out by :meth:`empty` are taken back, and at most
+    ``limit`` bytes are kept (the oldest shapes are dropped first): during training that is
+    about the memory one step needs anyway; :func:`clear_workspace` frees it afterwards.
+    """
+
+    def __init__(self, limit=2**30):
+        self.limit = limit
+        self.nbytes = 0
+        self._free = {}  # (shape, dtype) -> [arrays], oldest key first
+        self._lent = weakref.WeakValueDictionary()  # id -> array handed out
+
+    def empty(self, shape, dtype):
+        key = (tuple(shape), np.dtype(dtype))
+        arrays = self._free.get(key)
+        if arrays:
+            a = arrays.pop()
+            self.nbytes -= a.nbytes
+        else:
+            a = np.empty(shape, dtype)
+        self._lent[id(a)] = a
+        return a
+
+    def zeros(self, shape, dtype):
+        a = self.empty(shape, dtype)
+        a.fill(0)
+        return a
+
+    def give(self, *arrays):
+        """Take back arrays from :meth:`empty` that nothing uses any more; ignore others."""
+        for a in arrays:
+            if a is None or self._lent.get(id(a)) is not a:
+                continue
+            del self._lent[id(a)]
+            if a.nbytes > self.limit // 2:
+                continue
+            while self.nbytes + a.nbytes > self.limit:
+                old = next(iter(self._free))
+                self.nbytes -= sum(x.nbytes for x in self._free.pop(old))
+            key = (a.shape, a.dtype)
+            self._free[key] = self._free.pop(key, []) + [a]  # most recent key last
+            self.nbytes += a.nbytes
+
+    def clear(self):
+        self._free.clear()
+        self.nbytes = 0
+
+
+_local = threading.local()
+
+
+def workspace():
+    """This thread's :class:`Workspace`."""
+    ws = getattr(_local, "workspace", None)
+    if ws is None:
+        ws = _local.workspace = Workspace()
+    return ws
+
+
+def clear_workspace():
+    """Free the buffers this thread keeps for reuse (see :class:`Workspace`)."""
+    workspace().clear()
+
+
+def project(X, W, b, layout, out=None, ws=None):
+    """Input projection for all steps at once, bias included.
+
+    X : (T, B, D) time-major input; W : (G*H, D); b : (G*H,).
+    Returns ``X W^T + b`` as (T, B, G*H) for layout "BH", or per step ``W x_t^T + b`` as
+    (T, G*H, B) for layout "HB"; written into ``out`` if given.
+
+    The bias is one more input feature that is always 1, so that the GEMM adds it: a separate
+    pass over the result costs about as much as the GEMM itself when D is small. This also
+    keeps a single input feature (D = 1) on the BLAS path, which matmul with an inner dimension
+    of 1 leaves (an order of magnitude slower).
     """
     T, B, D = X.shape
-    if D == 1:
-        A = X * W_T[0]
-        A += b
-        return A
-    A = np.matmul(X.reshape(T * B, D), W_T).reshape(T, B, -1)
-    A += b
+    GH = W.shape[0]
+    Wb = np.empty((GH, D + 1), X.dtype)
+    Wb[:, :D], Wb[:, D] = W, b
+    new = np.empty if ws is None else ws.empty
+    if layout == "BH":
+        A = np.empty((T, B, GH), X.dtype) if out is None else out
+        X1 = new((T * B, D + 1), X.dtype)
+        X1[:, :D], X1[:, D] = X.reshape(T * B, D), 1
+        np.matmul(X1, Wb.T, out=A.reshape(T * B, GH))
+    else:
+        A = np.empty((T, GH, B), X.dtype) if out is None else out
+        X1 = new((T, D + 1, B), X.dtype)
+        np.copyto(X1[:, :D], X.transpose(0, 2, 1))
+        X1[:, D] = 1
+        np.matmul(Wb, X1, out=A)
+    if ws is not None:
+        ws.give(X1)
     return A
 
 
@@ -45,7 +184,7 @@ def _time_steps(T, reverse):
     return [(t, t, t + 1) for t in range(T)]
 
 
-def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False):
+def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=True):
     """Run one direction of one layer over a padded, length-sorted batch.
 
     Parameters
@@ -56,17 +195,30 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False):
     n_active : ndarray (T,) of int, number of rows with a real step at t (non-increasing)
     h0, c0 : ndarray (B, H), initial states (c0 for the LSTM only; both zero if reverse)
     reverse : bool
+    keep : bool, whether to keep what :func:`direction_backward` needs (False: inference)
 
     Returns
     -------
-    bufs : dict of the cell's buffers; ``bufs["H"]`` holds the states, see module docstring.
+    bufs : dict of the cell's buffers; ``bufs["H"]`` (T+1, B, H) holds the states, see the
+        module docstring, and ``bufs["C"]`` the LSTM's cell states likewise.
     """
-    A = project(X, w.W_ihT, w.b)
-    bufs = cell.allocate(A, h0, c0)
-    for t, i_prev, i_out in _time_steps(X.shape[0], reverse):
-        n = n_active[t]
-        if n:
-            cell.step(w, bufs, t, i_prev, i_out, n)
+    ws = workspace()
+    T = X.shape[0]
+    n_active = n_active.tolist()
+    B, H = h0.shape
+    padded = T > 0 and min(n_active) < B
+    bufs = cell.allocate(w, T, h0, c0, ws, keep, reverse, padded)
+    W_ih, b = (w.W_ih, w.b) if cell.layout == "BH" else (w.W_ih_s, w.b_s)
+    project(X, W_ih, b, cell.layout, bufs.pop("proj"), ws)
+    steps = [(t, i_prev, i_out, n_active[t]) for t, i_prev, i_out in _time_steps(T, reverse)
+             if n_active[t]]
+    step = cell.forward_step
+    with single_threaded_blas(B * H * H * cell.n_gates):
+        for args in cell.forward_args(bufs, steps):
+            step(w, *args)
+    cell.finish_forward(bufs, ws, keep)
+    if not keep:
+        ws.give(*(bufs.pop(name) for name in cell.inference_scratch))
     return bufs
 
 
@@ -88,42 +240,99 @@ def final_states(bufs, lengths):
     return h, c
 
 
+def _backward_steps(T, n_active, reverse):
+    """(t, t_prev, n, m) in backward order.
+
+    ``t_prev`` is the step whose output is step t's previous state (t-1, or t+1 in reverse),
+    ``n`` the rows active at t and ``m`` how many of them have a real previous step (the
+    others start from the initial state, whose gradient is not needed).
+    """
+    n = n_active.tolist()
+    if reverse:
+        return [(t, t + 1, n[t], n[t + 1] if t + 1 < T else 0) for t in range(T)]
+    return [(t, t - 1, n[t], min(n[t], n[t - 1]) if t else 0) for t in range(T - 1, -1, -1)]
+
+
 def direction_backward(cell, w, bufs, X, dH, n_active, reverse=False, need_dX=True):
     """Backpropagation through time for one direction of one layer.
 
     Parameters
     ----------
     cell, w, bufs, X, n_active, reverse : as given to / returned by :func:`direction_forward`
-    dH : ndarray (T, B, H), gradient of the loss w.r.t. every output h_t (zero where padded)
+    dH : ndarray (T, B, H), gradient of the loss w.r.t. every output h_t (zero where padded).
+        Used as workspace: its contents are overwritten.
     need_dX : bool, whether to return the gradient w.r.t. X (not needed for the first layer)
 
     Returns
     -------
     dX : ndarray (T, B, D) or None
     grads : tuple (d weight_ih, d weight_hh, d bias_ih, d bias_hh) in PyTorch's layout
+
+    The steps run in groups; after each group, the weight gradients of its steps are summed
+    with one GEMM each over all (step, row) pairs of the group. A group is all T steps unless
+    its gate gradients exceed ``_GROUP_ELEMENTS``: then the GEMMs read them while they are
+    still in cache, from a small buffer, instead of from a copy of all steps.
+
+    Afterwards the direction's buffers, ``bufs["H"]`` included, go back to the workspace for
+    reuse: the layers above have run their backward pass already, and nothing reads them again.
     """
     T, B, H = dH.shape
-    H_out, H_prev = direction_outputs(bufs["H"], reverse)
-    bwd = cell.start_backward(bufs, H_out, H_prev)
-    dh_next = np.zeros((B, H), dtype=dH.dtype)
-    for t, i_prev, _ in reversed(_time_steps(T, reverse)):
-        n = n_active[t]
-        if n:
-            dh = dh_next[:n]
-            dh += dH[t, :n]
-            cell.step_backward(w, bufs, bwd, t, i_prev, n, dh)
-    dZx, dZh = cell.preactivation_grads(bwd)
-    return _weight_grads(cell, w, X, H_prev, dZx, dZh, need_dX)
+    ws = workspace()
+    chunk = max(1, min(T, _CHUNK_ELEMENTS // (B * H * (cell.n_gates + 1))))
+    group = chunk * max(1, _GROUP_ELEMENTS // (B * H * cell.n_gates * chunk))
+    bwd = cell.start_backward(bufs, dH, chunk, ws)
+    steps = _backward_steps(T, n_active, reverse)
+    n_active = n_active.tolist()
+    H_prev = direction_outputs(bufs["H"], reverse)[1]
+    grads = _WeightGrads(cell, w, X, H_prev, need_dX, ws)
+    step = cell.backward_step
+    for first in range(0, T, group):
+        with single_threaded_blas(B * H * H * cell.n_gates):
+            for start in range(first, min(first + group, T), chunk):
+                block = steps[start : min(start + chunk, first + group, T)]
+                lo = min(block[0][0], block[-1][0])
+                cell.factors(bufs, bwd, lo, lo + len(block), reverse)
+                for args in cell.backward_args(bufs, bwd, [s for s in block if s[2]], lo):
+                    step(w, *args)
+        done = steps[first : first + group]
+        lo, hi = min(done[0][0], done[-1][0]), max(done[0][0], done[-1][0]) + 1
+        cell.clear_padding(bufs, bwd, n_active, lo, hi)
+        Zx, Zh, scratch = cell.preactivation_grads(bufs, bwd, ws, lo, hi)
+        grads.add(Zx, Zh, lo, hi)
+        ws.give(*scratch)
+    # Done with this direction's buffers (the layer above has run its backward pass already):
+    # back to the workspace for the next call.
+    ws.give(*(bufs.pop(name) for name in cell.private), *bwd.values(), bufs.pop("H"),
+            bufs.pop("C", None), dH)
+    return grads.result()
 
 
-def _weight_grads(cell, w, X, H_prev, dZx, dZh, need_dX):
-    """Sum the weight gradients of all steps with one GEMM each, in PyTorch's gate order."""
-    T, B, D = X.shape
-    GH = dZx.shape[-1]
-    dZx2, dZh2 = dZx.reshape(T * B, GH), dZh.reshape(T * B, GH)
-    dW_ih = dZx2.T @ X.reshape(T * B, D)
-    dW_hh = dZh2.T @ H_prev.reshape(T * B, -1)
-    db_ih, db_hh = dZx2.sum(axis=0), dZh2.sum(axis=0)
-    dX = (dZx2 @ w.W_ih).reshape(T, B, D) if need_dX else None
-    inverse = np.argsort(cell.gate_order(GH // cell.n_gates))
-    return dX, tuple(g[inverse] for g in (dW_ih, dW_hh, db_ih, db_hh))
+class _WeightGrads:
+    """Weight gradients summed over groups of steps, one GEMM per group, in PyTorch's gate
+    order; and dX (T, B, D) from ``ws`` (the layer below gives it back when done with it)."""
+
+    def __init__(self, cell, w, X, H_prev, need_dX, ws):
+        self.cell, self.w, self.X, self.H_prev = cell, w, X, H_prev
+        self.dX = ws.empty(X.shape, X.dtype) if need_dX else None
+        self.sums = None
+
+    def add(self, Zx, Zh, lo, hi):
+        """Zx, Zh : (G*H, (hi-lo)*B), gradients w.r.t. the input and the recurrent
+        pre-activations of steps lo..hi-1 (internal gate order), zero at padded steps."""
+        X, H_prev = self.X[lo:hi], self.H_prev[lo:hi]
+        N, D = X.shape[0] * X.shape[1], X.shape[2]
+        db_ih = Zx.sum(axis=1)
+        sums = (Zx @ X.reshape(N, D), Zh @ H_prev.reshape(N, -1), db_ih,
+                db_ih.copy() if Zh is Zx else Zh.sum(axis=1))
+        if self.sums is None:
+            self.sums = sums
+        else:
+            for total, part in zip(self.sums, sums):
+                total += part
+        if self.dX is not None:
+            np.matmul(Zx.T, self.w.W_ih, out=self.dX[lo:hi].reshape(N, D))
+
+    def result(self):
+        GH = self.sums[0].shape[0]
+        inverse = np.argsort(self.cell.gate_order(GH // self.cell.n_gates))
+        return self.dX, tuple(g[inverse] for g in self.sums)
