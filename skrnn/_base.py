@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 
 from .nn import RecurrentNetwork
 from .nn.optimizers import SGD, Adam, clip_grad_norm, minimize_lbfgs
+from .nn.recurrent import clear_workspace
 from .sequences import check_sequences, reject_strings
 
 _PREDICT_CHUNK = 1024  # sequences per forward pass when predicting
@@ -222,10 +223,13 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         if first:
             self._initialize(X3.shape[2], n_outputs, X3.dtype, rng)
         X3 = X3.astype(self._theta.dtype, copy=False)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X3, lengths, Y, weights)
-        else:
-            self._fit_stochastic(X3, lengths, Y, weights, rng, incremental)
+        try:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X3, lengths, Y, weights)
+            else:
+                self._fit_stochastic(X3, lengths, Y, weights, rng, incremental)
+        finally:
+            clear_workspace()  # the engine's reusable buffers are not kept after fit
         return self
 
     def _initialize(self, n_features, n_outputs, dtype, rng):
@@ -441,6 +445,7 @@ class BaseRNN(TransformerMixin, BaseEstimator):
             T = lengths[idx].max()
             pieces.append((idx, getattr(self._network, method)(self._theta, X3[idx, :T],
                                                                 lengths[idx])))
+        clear_workspace()
         return _assemble(pieces, len(lengths), X3.shape[1]), lengths
 
     def transform(self, X):
