@@ -92,19 +92,28 @@ def _time_calls(fn, k):
     return (time.perf_counter() - t0) / k
 
 
-def time_pair(fa, fb, repeats, min_time):
-    """Median seconds per call of fa and fb, measured alternately (interleaved)."""
+def time_pair(fa, fb, repeats, min_time, settle=0.0):
+    """Median seconds per call of fa and fb, measured alternately (interleaved).
+
+    ``settle`` seconds of sleep before each measurement let the other library's worker threads,
+    which spin for a while after their last task, go idle first.
+    """
     fa(), fb()  # warm up: allocations, optimizer state, oneDNN primitives
     ka = max(1, math.ceil(min_time / max(_time_calls(fa, 1), 1e-7)))
     kb = max(1, math.ceil(min_time / max(_time_calls(fb, 1), 1e-7)))
     ta, tb = [], []
+
+    def measure(fn, k, times):
+        time.sleep(settle)
+        times.append(_time_calls(fn, k))
+
     for r in range(repeats):
         if r % 2 == 0:
-            ta.append(_time_calls(fa, ka))
-            tb.append(_time_calls(fb, kb))
+            measure(fa, ka, ta)
+            measure(fb, kb, tb)
         else:
-            tb.append(_time_calls(fb, kb))
-            ta.append(_time_calls(fa, ka))
+            measure(fb, kb, tb)
+            measure(fa, ka, ta)
     return statistics.median(ta), statistics.median(tb)
 
 
@@ -214,7 +223,7 @@ def peak_memory(cell, B, T, F, H, tbptt_steps):
 
 
 # -- running the grid ------------------------------------------------------------------------
-def run_grid(cells, grid, threads, repeats, min_time, log):
+def run_grid(cells, grid, threads, repeats, min_time, log, settle=0.0):
     rows = []
     for cell in cells:
         for B in grid["B"]:
@@ -225,7 +234,7 @@ def run_grid(cells, grid, threads, repeats, min_time, log):
                         check_agreement(net, theta, model, X, lengths, y)
                         s_train, t_train = time_pair(
                             skrnn_train_step(net, theta, X, lengths, y),
-                            torch_train_step(model, X, y), repeats, min_time)
+                            torch_train_step(model, X, y), repeats, min_time, settle)
                         Xt = torch.from_numpy(X)
 
                         def torch_infer():
@@ -233,7 +242,7 @@ def run_grid(cells, grid, threads, repeats, min_time, log):
                                 return model(Xt)
 
                         s_inf, t_inf = time_pair(lambda: net.forward(theta, X, lengths),
-                                                 torch_infer, repeats, min_time)
+                                                 torch_infer, repeats, min_time, settle)
                         flops = train_gemm_flops(cell, B, T, F, H)
                         row = dict(cell=cell, threads=threads, B=B, T=T, F=F, H=H,
                                    s_train=s_train, t_train=t_train, s_inf=s_inf, t_inf=t_inf,
@@ -355,6 +364,10 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, help="measurements per point (default 5, quick 3)")
     p.add_argument("--min-time", type=float, default=0.05,
                    help="seconds per measurement, at least one call (default 0.05)")
+    p.add_argument("--settle", type=float, default=0.02,
+                   help="seconds to sleep before each measurement when running with more than "
+                        "one thread, so that the other library's spinning worker threads go "
+                        "idle (default 0.02)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak memory measurement")
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as markdown")
     args = p.parse_args(argv)
@@ -380,13 +393,15 @@ def main(argv=None):
     log(f"{meta['machine']}\n{meta['date']}; {meta['versions']}")
     gemm_peak = measure_gemm_peak()
     log(f"single-thread float32 GEMM 2048x2048: {gemm_peak:.1f} GFLOP/s")
-    log(f"grid: {grid}, repeats={repeats}, min_time={args.min_time}s\n")
+    log(f"grid: {grid}, repeats={repeats}, min_time={args.min_time}s, "
+        f"settle={args.settle}s (more than one thread)\n")
 
     rows = []
     log(HEADER)
     for threads in args.threads:
         set_threads(threads)
-        rows += run_grid(args.cells, grid, threads, repeats, args.min_time, log)
+        rows += run_grid(args.cells, grid, threads, repeats, args.min_time, log,
+                         args.settle if threads > 1 else 0.0)
     set_threads(1)
 
     summary = summarize(rows, args.cells, args.threads)
