@@ -40,30 +40,68 @@ about them. Shapes use ``n`` for active sequences, ``H`` for the hidden size, ``
 input size, ``K`` for a chunk of steps.
 """
 
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
 from scipy.linalg.blas import dgemm, sgemm
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "get_cell", "gemm_acc"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "get_cell", "bind_gemm_acc", "bind_gemm_accs"]
 
 _GEMM = {np.dtype(np.float32): sgemm, np.dtype(np.float64): dgemm}
 
 
-def gemm_acc(out, a, b):
-    """``out += a @ b`` in place. out : (m, n), a : (m, k), b : (k, n).
+def _blas_operand(x):
+    """``(y, trans)`` such that BLAS reads ``op(y) = x`` (y transposed if ``trans``) without a
+    copy when x is C- or Fortran-contiguous (scipy copies other operands at every call)."""
+    if x.flags.f_contiguous:
+        return x, 0
+    if x.flags.c_contiguous:
+        return x.T, 1
+    return x, 0
 
-    A C-contiguous float32/float64 ``out`` is accumulated by BLAS gemm with beta = 1, without a
-    temporary or a separate addition. (scipy's gemm takes Fortran-ordered arrays, so it computes
-    the transposed product ``out.T += b.T @ a.T``, which reads and writes the same memory;
-    operands that are not contiguous are copied by scipy.) Any other ``out`` falls back to
+
+def _add_product(out, a, b):
+    out += a @ b
+
+
+def bind_gemm_accs(outs, a, b):
+    """Per step k, a callable without arguments doing ``outs[k] += a_k @ b_k`` in place, its
+    operands read at each call; None where ``outs[k]`` is None.
+
+    outs : list of (m, n) arrays or None. a, b : one (m, k) / (k, n) array used by every step,
+    or a list with one per step.
+
+    For a C-contiguous float32/float64 output the call is one BLAS gemm with beta = 1, its
+    arguments prepared here once: a time loop binds the GEMMs of all its steps before the
+    loop and pays only the BLAS calls inside it. (scipy's gemm works on Fortran-ordered arrays,
+    so it computes the transposed product ``out.T += b.T @ a.T``, which reads and writes the
+    same memory; a weight matrix is passed with a transpose flag rather than copied, and scipy
+    copies per-step operands that are not contiguous.) Other outputs fall back to
     ``out += a @ b``.
     """
-    gemm = _GEMM.get(out.dtype)
-    if gemm is not None and out.flags.c_contiguous:
-        gemm(1.0, b.T, a.T, 1.0, out.T, overwrite_c=True)
-    else:
-        out += a @ b
+    n = len(outs)
+    a_list = a if isinstance(a, list) else [a] * n
+    b_list = b if isinstance(b, list) else [b] * n
+    dtype = next((o.dtype for o in outs if o is not None), None)
+    gemm = _GEMM.get(dtype)
+    if gemm is None:
+        return [None if o is None else partial(_add_product, o, x, y)
+                for o, x, y in zip(outs, a_list, b_list)]
+    # operands for BLAS: transposed views, and flags for the fixed weight matrices
+    b_t, trans_b = ([y if y is None else y.T for y in b], [0] * n) if isinstance(b, list) else \
+        [[v] * n for v in _blas_operand(b.T)]
+    a_t, trans_a = ([x if x is None else x.T for x in a], [0] * n) if isinstance(a, list) else \
+        [[v] * n for v in _blas_operand(a.T)]
+    return [None if o is None
+            else partial(gemm, 1.0, bt, at, 1.0, o.T, tb, ta, 1) if o.flags.c_contiguous
+            else partial(_add_product, o, x, y)
+            for o, x, y, at, ta, bt, tb in zip(outs, a_list, b_list, a_t, trans_a, b_t, trans_b)]
+
+
+def bind_gemm_acc(out, a, b):
+    """A callable without arguments doing ``out += a @ b`` in place (:func:`bind_gemm_accs`)."""
+    return bind_gemm_accs([out], a, b)[0]
 
 
 def _gate_permutation(order, H):
@@ -95,15 +133,10 @@ def _states(T, s0, ws, reverse, padded):
     return S
 
 
-def _sigmoid_from_tanh(a, half):
-    """In place: ``a`` holds tanh(x/2); afterwards it holds sigmoid(x)."""
-    a *= half
-    a += half
-
-
-def _blocks(a, k):
-    """View of ``a`` (k*H, n) as (k, H, n) gate blocks."""
-    return a.reshape(k, -1, a.shape[-1])
+def _gate_blocks(a, k):
+    """View of ``a`` (K, k*H, B) as (K, k, H, B): k gate blocks per step."""
+    K, kH, B = a.shape
+    return a.reshape(K, k, kH // k, B)
 
 
 def _time_major(S, ws, keep):
@@ -134,6 +167,8 @@ def _steps(a, index):
 def _hb_views(a, index, ns):
     """Per-step views ``a[t][..., :n]`` for t, n in zip(index, ns) ("HB"); None where n = 0."""
     full = a.shape[-1]
+    if ns and min(ns) == full:
+        return _steps(a, index)
     return [v if n == full else v[..., :n] if n else None
             for v, n in zip(_steps(a, index), ns)]
 
@@ -141,6 +176,8 @@ def _hb_views(a, index, ns):
 def _bh_views(a, index, ns):
     """Per-step views ``a[t, :n]`` for t, n in zip(index, ns) ("BH"); None where n = 0."""
     full = a.shape[1]
+    if ns and min(ns) == full:
+        return _steps(a, index)
     return [v if n == full else v[:n] if n else None for v, n in zip(_steps(a, index), ns)]
 
 
@@ -171,27 +208,20 @@ class RNNCell:
         self.activation = activation
         self.name = f"rnn_{activation}"
 
-    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh):
-        """Weights for the step functions.
-
-        ``W_ih`` (H, D), ``b`` (H,) for the input projection; ``W_hhT`` (H, H) = W_hh^T for the
-        forward steps, ``W_hh`` (H, H) for the backward steps.
-        """
-        return SimpleNamespace(
-            W_ih=weight_ih,
-            b=bias_ih + bias_hh,
-            W_hhT=np.ascontiguousarray(weight_hh.T),
-            W_hh=np.ascontiguousarray(weight_hh),
-            **_constants(weight_ih.dtype),
-        )
+    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True):
+        """Weights for the step functions: ``W_ih`` (H, D), ``b`` (H,) for the input projection,
+        ``W_hh`` (H, H) for the steps (views, nothing is copied but the bias)."""
+        return SimpleNamespace(W_ih=weight_ih, b=bias_ih + bias_hh, W_hh=weight_hh,
+                               **_constants(weight_ih.dtype))
 
     def gate_order(self, H):
         return np.arange(H)
 
-    def forward_step(self, w, a, h_prev, h):
+    def forward_step(self, w, recurrent, a, h):
         """One step. a : (n, H) input projection, overwritten with the pre-activation
-        ``a + h_prev W_hh^T``; h_prev : (n, H); writes h = act(a) : (n, H)."""
-        gemm_acc(a, h_prev, w.W_hhT)
+        by ``recurrent()``, which adds ``h_prev W_hh^T`` (:func:`bind_gemm_acc`), h_prev
+        (n, H) being the previous state; writes h = act(a) : (n, H)."""
+        recurrent()
         if self.activation == "tanh":
             np.tanh(a, h)
         else:
@@ -205,16 +235,17 @@ class RNNCell:
         else:
             np.greater(h, 0, out=D)
 
-    def backward_step(self, w, dh, D, dh_prev):
+    def backward_step(self, w, dh, D, recurrent):
         """One backward step.
 
         dh : (n, H) gradient w.r.t. h_t; overwritten with dZ = dh * act', the gradient w.r.t.
-        the pre-activation. dh_prev : (m, H) with m <= n, or None: ``dh_prev += dZ[:m] W_hh``
-        (the gradient w.r.t. h_{t-1} through W_hh for the m rows that have a previous step).
+        the pre-activation. recurrent : None, or a callable doing ``dh_prev += dZ[:m] W_hh``
+        (:func:`bind_gemm_acc`), dh_prev (m, H) being the gradient w.r.t. h_{t-1} of the
+        m <= n sequences that have a previous step.
         """
-        dh *= D
-        if dh_prev is not None:
-            gemm_acc(dh_prev, dh[: dh_prev.shape[0]], w.W_hh)
+        np.multiply(dh, D, dh)
+        if recurrent is not None:
+            recurrent()
 
     # -- sequence adapters: the buffers of one direction over T steps ---------------------------
     # ``ws`` is the workspace (:class:`skrnn.nn.recurrent.Workspace`) buffers come from, and
@@ -236,10 +267,12 @@ class RNNCell:
         A = ws.empty((T,) + h0.shape, dt)
         return {"A": A, "H": H, "proj": A}
 
-    def forward_args(self, bufs, steps):
+    def forward_args(self, w, bufs, steps):
         t, i_prev, i_out, n = _unzip(steps, 4)
         A, H = bufs["A"], bufs["H"]
-        return zip(_bh_views(A, t, n), _bh_views(H, i_prev, n), _bh_views(H, i_out, n))
+        a = _bh_views(A, t, n)
+        recurrent = bind_gemm_accs(a, _bh_views(H, i_prev, n), w.W_hh.T)
+        return zip(recurrent, a, _bh_views(H, i_out, n))
 
     def finish_forward(self, bufs, ws, keep):
         pass
@@ -254,11 +287,12 @@ class RNNCell:
         H_out = bufs["H"][lo:hi] if reverse else bufs["H"][lo + 1 : hi + 1]
         self.backward_factors(H_out, bwd["D"][: hi - lo])
 
-    def backward_args(self, bufs, bwd, steps, lo):
+    def backward_args(self, w, bufs, bwd, steps, lo):
         t, t_prev, n, m = _unzip(steps, 4)
-        dZ = bwd["dZ"]
-        return zip(_bh_views(dZ, t, n), _bh_views(bwd["D"], [k - lo for k in t], n),
-                   _bh_views(dZ, t_prev, m))
+        dZ = _bh_views(bwd["dZ"], t, n)
+        recurrent = bind_gemm_accs(_bh_views(bwd["dZ"], t_prev, m), _bh_views(bwd["dZ"], t, m),
+                                   w.W_hh)
+        return zip(dZ, _bh_views(bwd["D"], [k - lo for k in t], n), recurrent)
 
     def clear_padding(self, bufs, bwd, n_active, lo, hi):
         pass  # dZ is dH, zero where padded, and steps write only their active rows
@@ -300,36 +334,39 @@ class LSTMCell:
         """Row permutation from PyTorch's gate order to the internal (o, i, f, g) order."""
         return _gate_permutation(self._order, H)
 
-    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh):
+    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True):
         """Internal weights: gates reordered to (o, i, f, g), sigmoid rows scaled by 1/2.
 
         ``W_ih_s`` (4H, D), ``b_s`` (4H,) and ``W_hh_s`` (4H, H) are scaled, for the forward
-        pass; ``W_ih`` (4H, D) and ``W_hhT`` (H, 4H) = W_hh^T are unscaled, for the backward.
+        pass; ``W_ih`` (4H, D) and ``W_hh`` (4H, H) are unscaled, for the backward pass (only
+        if ``for_backward``).
         """
         H = weight_hh.shape[1]
         perm = self.gate_order(H)
         W_ih, W_hh, b = weight_ih[perm], weight_hh[perm], (bias_ih + bias_hh)[perm]
         W_ih_s, b_s = _scaled(W_ih, b, 3 * H)
         W_hh_s, _ = _scaled(W_hh, b, 3 * H)
-        return SimpleNamespace(W_ih_s=W_ih_s, b_s=b_s, W_hh_s=W_hh_s, W_ih=W_ih,
-                               W_hhT=np.ascontiguousarray(W_hh.T),
-                               **_constants(weight_ih.dtype))
+        w = SimpleNamespace(W_ih_s=W_ih_s, b_s=b_s, W_hh_s=W_hh_s, **_constants(W_ih.dtype))
+        if for_backward:
+            w.W_ih, w.W_hh = W_ih, W_hh
+        return w
 
-    def forward_step(self, w, a, h_prev, c_prev, c, tanh_c, h, tmp):
+    def forward_step(self, w, recurrent, a, sig, o, i, f, g, c_prev, c, tanh_c, h, tmp):
         """One step over n sequences (columns).
 
-        a : (4H, n) scaled input projection; overwritten with the activated gates (o, i, f, g).
-        h_prev, c_prev : (H, n) previous state.
-        c, tanh_c, h : (H, n) outputs. tmp : (H, n) scratch.
+        recurrent : callable doing ``a += W_hh_s h_prev`` (:func:`bind_gemm_acc`), h_prev
+            (H, n) being the previous state.
+        a : (4H, n) scaled input projection; overwritten with the activated gates.
+        sig, o, i, f, g : views of a: its sigmoid rows ``a[:3H]`` and its gate blocks (H, n).
+        c_prev : (H, n) previous cell state. c, tanh_c, h : (H, n) outputs. tmp : (H, n) scratch.
         """
-        H = h.shape[0]
-        gemm_acc(a, w.W_hh_s, h_prev)
+        recurrent()
         np.tanh(a, a)
-        _sigmoid_from_tanh(a[: 3 * H], w.half)
-        o, i, f, g = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+        np.multiply(sig, w.half, sig)  # sigmoid(x) = tanh(x/2)/2 + 1/2, x/2 from the weights
+        np.add(sig, w.half, sig)
         np.multiply(f, c_prev, c)
         np.multiply(i, g, tmp)
-        c += tmp
+        np.add(c, tmp, c)
         np.tanh(c, tanh_c)
         np.multiply(o, tanh_c, h)
 
@@ -361,24 +398,26 @@ class LSTMCell:
         F_o *= o
         F[:, H:] = gates[:, 2 * H : 3 * H]
 
-    def backward_step(self, w, dh, dc, f, P, F_o, dZ, dh_prev, tmp):
+    def backward_step(self, w, dh, dc, f, P_o, P_ifg, F_o, dZ_o, dZ_ifg, recurrent, tmp):
         """One backward step over n sequences (columns).
 
         dh : (H, n) gradient w.r.t. h_t. dc : (H, n) gradient w.r.t. c_t from later steps;
         overwritten in place with the gradient w.r.t. c_{t-1}. f : (H, n) forget gate.
-        P : (4H, n), F_o : (H, n) factors (:meth:`backward_factors`).
-        dZ : (4H, n) output, gradient w.r.t. the gate pre-activations (o, i, f, g).
-        dh_prev : (H, m) with m <= n, or None: ``dh_prev += (W_hh^T dZ)[:, :m]``.
+        P_o (H, n), P_ifg (3, H, n), F_o (H, n): factors (:meth:`backward_factors`).
+        dZ_o (H, n), dZ_ifg (3, H, n): outputs, the gradient w.r.t. the gate pre-activations
+        (o and i, f, g: the blocks of one (4H, n) array dZ).
+        recurrent : None, or a callable doing ``dh_prev += (W_hh^T dZ)[:, :m]``
+            (:func:`bind_gemm_acc`), dh_prev (H, m) being the gradient w.r.t. h_{t-1} of the
+            m <= n sequences that have a previous step.
         tmp : (H, n) scratch.
         """
-        H = dh.shape[0]
         np.multiply(dh, F_o, tmp)
-        dc += tmp  # dc_t = dc_{t+1} f_{t+1} + dh o tanh'(c)
-        np.multiply(dh, P[:H], dZ[:H])  # d o
-        np.multiply(dc, _blocks(P[H:], 3), _blocks(dZ[H:], 3))  # d i, d f, d g
-        dc *= f  # dc_{t-1}
-        if dh_prev is not None:
-            gemm_acc(dh_prev, w.W_hhT, _cols(dZ, dh_prev.shape[1]))
+        np.add(dc, tmp, dc)  # dc_t = dc_{t+1} f_{t+1} + dh o tanh'(c)
+        np.multiply(dh, P_o, dZ_o)
+        np.multiply(dc, P_ifg, dZ_ifg)
+        np.multiply(dc, f, dc)  # dc_{t-1}
+        if recurrent is not None:
+            recurrent()
 
     # -- sequence adapters --------------------------------------------------------------------
     def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
@@ -393,11 +432,15 @@ class LSTMCell:
                                                                        dt)
         return {"A": A, "HS": HS, "CS": CS, "TC": TC, "proj": A, "tmp": ws.empty((H, B), dt)}
 
-    def forward_args(self, bufs, steps):
+    def forward_args(self, w, bufs, steps):
         t, i_prev, i_out, n = _unzip(steps, 4)
-        HS, CS, TC, tmp = bufs["HS"], bufs["CS"], bufs["TC"], bufs["tmp"]
+        A, HS, CS, TC, tmp = bufs["A"], bufs["HS"], bufs["CS"], bufs["TC"], bufs["tmp"]
+        H = HS.shape[1]
+        a = _hb_views(A, t, n)
+        recurrent = bind_gemm_accs(a, w.W_hh_s, _hb_views(HS, i_prev, n))
+        gates = [_hb_views(A[:, k * H : (k + 1) * H], t, n) for k in range(4)]
         tc = _hb_views(TC, t, n) if len(TC) > 1 else [_cols(TC[0], k) for k in n]
-        return zip(_hb_views(bufs["A"], t, n), _hb_views(HS, i_prev, n),
+        return zip(recurrent, a, _hb_views(A[:, : 3 * H], t, n), *gates,
                    _hb_views(CS, i_prev, n), _hb_views(CS, i_out, n), tc,
                    _hb_views(HS, i_out, n), [_cols(tmp, k) for k in n])
 
@@ -424,15 +467,18 @@ class LSTMCell:
         self.backward_factors(bufs["A"][lo:hi], c_prev, bufs["TC"][lo:hi],
                               bwd["P"][: hi - lo], bwd["F"][: hi - lo])
 
-    def backward_args(self, bufs, bwd, steps, lo):
+    def backward_args(self, w, bufs, bwd, steps, lo):
         t, t_prev, n, m = _unzip(steps, 4)
         k = [i - lo for i in t]
-        H = bwd["dc"].shape[0]
-        dH, F = bwd["dH"], bwd["F"]
+        A, dH, F, P = bufs["A"], bwd["dH"], bwd["F"], bwd["P"]
+        H = dH.shape[1]
+        dZ = _hb_views(A, t, n)
+        recurrent = bind_gemm_accs(_hb_views(dH, t_prev, m), w.W_hh.T, _hb_views(A, t, m))
         return zip(_hb_views(dH, t, n), [_cols(bwd["dc"], j) for j in n],
-                   _hb_views(F[:, H:], k, n), _hb_views(bwd["P"], k, n),
-                   _hb_views(F[:, :H], k, n), _hb_views(bufs["A"], t, n), _hb_views(dH, t_prev, m),
-                   [_cols(bwd["tmp"], j) for j in n])
+                   _hb_views(F[:, H:], k, n), _hb_views(P[:, :H], k, n),
+                   _hb_views(_gate_blocks(P[:, H:], 3), k, n), _hb_views(F[:, :H], k, n),
+                   _hb_views(A[:, :H], t, n), _hb_views(_gate_blocks(A[:, H:], 3), t, n),
+                   recurrent, [_cols(bwd["tmp"], j) for j in n])
 
     def clear_padding(self, bufs, bwd, n_active, lo, hi):
         """Zero gradients at padded steps (where the gates of A were never overwritten)."""
@@ -475,12 +521,12 @@ class GRUCell:
     def gate_order(self, H):
         return np.arange(3 * H)
 
-    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh):
+    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True):
         """Internal weights: r and z rows scaled by 1/2; b_hr, b_hz folded into the input bias.
 
         ``W_ih_s`` (3H, D), ``b_s`` (3H,), ``W_hrz_s`` (2H, H) scaled, ``W_hn`` (H, H) and
         ``b_hn`` (H,) (it sits inside ``r * (W_hn h + b_hn)``) for the forward pass;
-        ``W_ih`` (3H, D) and ``W_hhT`` (H, 3H) = W_hh^T, unscaled, for the backward.
+        ``W_ih`` (3H, D) and ``W_hh`` (3H, H), unscaled, for the backward pass.
         """
         H = weight_hh.shape[1]
         b = bias_ih.copy()
@@ -489,33 +535,35 @@ class GRUCell:
         return SimpleNamespace(
             W_ih_s=W_ih_s, b_s=b_s,
             W_hrz_s=0.5 * weight_hh[: 2 * H],
-            W_hn=np.ascontiguousarray(weight_hh[2 * H :]),
+            W_hn=weight_hh[2 * H :],
             b_hn=bias_hh[2 * H :],
             W_ih=weight_ih,
-            W_hhT=np.ascontiguousarray(weight_hh.T),
+            W_hh=weight_hh,
             **_constants(weight_ih.dtype),
         )
 
-    def forward_step(self, w, a, h_prev, hn, h, tmp):
+    def forward_step(self, w, recurrent_rz, recurrent_n, rz, r, z, n, h_prev, hn, h, tmp):
         """One step over n sequences (columns).
 
-        a : (3H, n) scaled input projection; overwritten with the activated gates (r, z, n).
+        recurrent_rz, recurrent_n : callables doing ``rz += W_hrz_s h_prev`` and
+            ``hn += W_hn h_prev`` (:func:`bind_gemm_acc`).
+        rz : (2H, n) and n : (H, n), the blocks of the scaled input projection a (3H, n),
+            overwritten with the activated gates; r, z : (H, n) the blocks of rz.
+        h_prev : (H, n) previous state.
         hn : (H, n) holds b_hn on entry; overwritten with W_hn h_prev + b_hn (kept for the
         backward pass). h : (H, n) output. tmp : (H, n) scratch.
         """
-        H = h.shape[0]
-        rz = a[: 2 * H]
-        gemm_acc(rz, w.W_hrz_s, h_prev)
-        gemm_acc(hn, w.W_hn, h_prev)
+        recurrent_rz()
+        recurrent_n()
         np.tanh(rz, rz)
-        _sigmoid_from_tanh(rz, w.half)
-        r, z, n = a[:H], a[H : 2 * H], a[2 * H :]
+        np.multiply(rz, w.half, rz)  # sigmoid(x) = tanh(x/2)/2 + 1/2, x/2 from the weights
+        np.add(rz, w.half, rz)
         np.multiply(r, hn, tmp)
-        n += tmp
+        np.add(n, tmp, n)
         np.tanh(n, n)
         np.subtract(h_prev, n, h)
-        h *= z
-        h += n
+        np.multiply(h, z, h)
+        np.add(h, n, h)
 
     def backward_factors(self, gates, hn, h_prev, Q, F_n):
         """For a chunk of steps, from the activated gates (K, 3H, B), hn and h_prev (K, H, B),
@@ -542,24 +590,24 @@ class GRUCell:
         Q_z *= Q_n
         np.multiply(F_n, r, out=Q_n)
 
-    def backward_step(self, w, dh, z, Q, F_n, dGh, dZn, dh_prev, tmp):
+    def backward_step(self, w, dh, Q, F_n, dGh, dZn, dh_m, z_m, dh_prev, recurrent, tmp):
         """One backward step over n sequences (columns).
 
-        dh : (H, n) gradient w.r.t. h_t. z : (H, n) update gate. Q : (3H, n), F_n : (H, n)
-        factors (:meth:`backward_factors`).
-        dGh : (3H, n) output, gradient w.r.t. (W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn).
+        dh : (H, n) gradient w.r.t. h_t. Q : (3, H, n) and F_n : (H, n) factors
+        (:meth:`backward_factors`).
+        dGh : (3, H, n) output, gradient w.r.t. (W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn).
         dZn : (H, n) output, gradient w.r.t. the n gate's input pre-activation W_in x + b_in.
-        dh_prev : (H, m) with m <= n, or None: ``dh_prev += (W_hh^T dGh + dh z)[:, :m]``.
-        tmp : (H, n) scratch.
+        dh_m, z_m : (H, m), the columns of dh and of the update gate of the m <= n sequences
+        that have a previous step; dh_prev : (H, m) their gradient w.r.t. h_{t-1}, or None
+        (m = 0). ``dh_prev += dh z + W_hh^T dGh``, the GEMM by ``recurrent()``
+        (:func:`bind_gemm_acc`). tmp : (H, m) scratch.
         """
         np.multiply(dh, F_n, dZn)
-        np.multiply(dh, _blocks(Q, 3), _blocks(dGh, 3))
+        np.multiply(dh, Q, dGh)
         if dh_prev is not None:
-            m = dh_prev.shape[1]
-            tmp = _cols(tmp, m)
-            np.multiply(_cols(dh, m), _cols(z, m), tmp)
-            dh_prev += tmp
-            gemm_acc(dh_prev, w.W_hhT, _cols(dGh, m))
+            np.multiply(dh_m, z_m, tmp)
+            np.add(dh_prev, tmp, dh_prev)
+            recurrent()
 
     # -- sequence adapters --------------------------------------------------------------------
     def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
@@ -574,11 +622,16 @@ class GRUCell:
         HN[...] = w.b_hn[:, None]
         return {"A": A, "HS": HS, "HN": HN, "proj": A, "tmp": ws.empty((H, B), dt)}
 
-    def forward_args(self, bufs, steps):
+    def forward_args(self, w, bufs, steps):
         t, i_prev, i_out, n = _unzip(steps, 4)
-        HS, tmp = bufs["HS"], bufs["tmp"]
-        return zip(_hb_views(bufs["A"], t, n), _hb_views(HS, i_prev, n),
-                   _hb_views(bufs["HN"], t, n), _hb_views(HS, i_out, n),
+        A, HS, tmp = bufs["A"], bufs["HS"], bufs["tmp"]
+        H = HS.shape[1]
+        rz, h_prev, hn = _hb_views(A[:, : 2 * H], t, n), _hb_views(HS, i_prev, n), \
+            _hb_views(bufs["HN"], t, n)
+        recurrent_rz = bind_gemm_accs(rz, w.W_hrz_s, h_prev)
+        recurrent_n = bind_gemm_accs(hn, w.W_hn, h_prev)
+        gates = [_hb_views(A[:, k * H : (k + 1) * H], t, n) for k in range(3)]
+        return zip(recurrent_rz, recurrent_n, rz, *gates, h_prev, hn, _hb_views(HS, i_out, n),
                    [_cols(tmp, k) for k in n])
 
     def finish_forward(self, bufs, ws, keep):
@@ -601,16 +654,18 @@ class GRUCell:
         self.backward_factors(bufs["A"][lo:hi], bufs["HN"][lo:hi], h_prev,
                               bwd["Q"][: hi - lo], bwd["F_n"][: hi - lo])
 
-    def backward_args(self, bufs, bwd, steps, lo):
+    def backward_args(self, w, bufs, bwd, steps, lo):
         t, t_prev, n, m = _unzip(steps, 4)
         k = [i - lo for i in t]
-        A, dH = bufs["A"], bwd["dH"]
+        A, dH, dGh = bufs["A"], bwd["dH"], bwd["dGh"]
         H = dH.shape[1]
-        return zip(_hb_views(dH, t, n), _hb_views(A[:, H : 2 * H], t, n),
-                   _hb_views(bwd["Q"], k, n), _hb_views(bwd["F_n"], k, n),
-                   _hb_views(bwd["dGh"], t, n), _hb_views(A[:, 2 * H :], t, n),
-                   _hb_views(dH, t_prev, m),
-                   [_cols(bwd["tmp"], j) for j in n])
+        dh_prev = _hb_views(dH, t_prev, m)
+        recurrent = bind_gemm_accs(dh_prev, w.W_hh.T, _hb_views(dGh, t, m))
+        return zip(_hb_views(dH, t, n), _hb_views(_gate_blocks(bwd["Q"], 3), k, n),
+                   _hb_views(bwd["F_n"], k, n), _hb_views(_gate_blocks(dGh, 3), t, n),
+                   _hb_views(A[:, 2 * H :], t, n), _hb_views(dH, t, m),
+                   _hb_views(A[:, H : 2 * H], t, m), dh_prev, recurrent,
+                   [_cols(bwd["tmp"], j) for j in m])
 
     def clear_padding(self, bufs, bwd, n_active, lo, hi):
         """Zero gradients at padded steps (never written by a step)."""

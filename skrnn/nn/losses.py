@@ -10,7 +10,7 @@ not passed in.
 """
 
 import numpy as np
-from scipy.special import log_softmax, logsumexp
+from scipy.special import logsumexp
 
 __all__ = ["softmax_cross_entropy", "sigmoid_binary_cross_entropy", "squared_error", "LOSSES",
            "OUTPUT_ACTIVATIONS"]
@@ -19,12 +19,14 @@ __all__ = ["softmax_cross_entropy", "sigmoid_binary_cross_entropy", "squared_err
 def softmax_cross_entropy(Z, y, weights):
     """Softmax cross-entropy. Z : (N, K) logits; y : (N,) integer classes in [0, K)."""
     rows = np.arange(len(y))
-    log_p = log_softmax(Z, axis=1)
-    loss = -np.dot(weights, log_p[rows, y])
-    dZ = np.exp(log_p)
-    dZ[rows, y] -= 1
-    dZ *= weights[:, None]
-    return loss, dZ
+    Z = Z - Z.max(axis=1, keepdims=True)
+    P = np.exp(Z)
+    total = P.sum(axis=1)
+    loss = np.dot(weights, np.log(total) - Z[rows, y])
+    P /= total[:, None]
+    P[rows, y] -= 1
+    P *= weights[:, None]
+    return loss, P
 
 
 def sigmoid(Z):

@@ -15,7 +15,9 @@ Batches are given batch-first: ``X`` (B, T, D) padded, with ``lengths`` (B,) in 
 at padded steps are ignored.
 """
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -102,30 +104,21 @@ class RecurrentNetwork:
 
     @property
     def layout(self):
-        """List of (name, shape) in the order of the flat parameter vector."""
-        G, nd = self._cell.n_gates, self.n_directions
-        shapes, d_in = [], self.input_size
-        for k, H in enumerate(self.hidden_sizes):
-            for sfx in self._suffixes():
-                shapes += [(f"weight_ih_l{k}{sfx}", (G * H, d_in)),
-                           (f"weight_hh_l{k}{sfx}", (G * H, H)),
-                           (f"bias_ih_l{k}{sfx}", (G * H,)),
-                           (f"bias_hh_l{k}{sfx}", (G * H,))]
-            d_in = nd * H
-        return shapes + [("head.weight", (self.n_outputs, d_in)), ("head.bias", (self.n_outputs,))]
+        """Tuple of (name, shape) in the order of the flat parameter vector."""
+        return tuple((name, shape) for name, shape, _ in self._slices)
+
+    @property
+    def _slices(self):
+        return _parameter_slices(self._cell.n_gates, self.input_size, self.hidden_sizes,
+                                 self._suffixes(), self.n_outputs)
 
     @property
     def n_params(self):
-        return sum(int(np.prod(shape)) for _, shape in self.layout)
+        return self._slices[-1][2].stop
 
     def unpack(self, theta):
         """Dict of name -> view into ``theta`` (writing a view writes theta)."""
-        views, start = {}, 0
-        for name, shape in self.layout:
-            size = int(np.prod(shape))
-            views[name] = theta[start:start + size].reshape(shape)
-            start += size
-        return views
+        return {name: theta[part].reshape(shape) for name, shape, part in self._slices}
 
     def init_params(self, rng, dtype=np.float64, forget_bias=1.0):
         """Glorot-uniform input and head weights, orthogonal recurrent weights, zero biases.
@@ -195,13 +188,15 @@ class RecurrentNetwork:
         return [(s, min(s + k, T)) for s in range(0, T, k)]
 
     # -- forward ------------------------------------------------------------------------------
-    def _prepared(self, P, dtype):
-        """Per layer, per direction: the cell's prepared weights in the batch's dtype."""
+    def _prepared(self, P, dtype, for_backward=True):
+        """Per layer, per direction: the cell's prepared weights in the batch's dtype (only
+        those of the forward pass unless ``for_backward``)."""
         cell = self._cell
         out = []
         for k in range(len(self.hidden_sizes)):
             out.append([cell.prepare(*(P[f"{n}_l{k}{sfx}"].astype(dtype, copy=False) for n in
-                                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+                                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+                                     for_backward=for_backward)
                         for sfx in self._suffixes()])
         return out
 
@@ -257,7 +252,7 @@ class RecurrentNetwork:
         """Forward over the whole batch (no truncation, no dropout). Returns batch, caches, top."""
         batch = self._batch(X, lengths)
         P = self.unpack(theta)
-        W = self._prepared(P, batch.X.dtype)
+        W = self._prepared(P, batch.X.dtype, for_backward=False)
         state = state or self._initial_state(len(batch.lengths), batch.X.dtype)
         caches, top, _ = self._forward_layers(W, batch.X, batch.n_active, batch.lengths, state,
                                               for_backward=False)
@@ -428,6 +423,26 @@ class RecurrentNetwork:
             if mask is not None and dinp is not None:
                 dinp *= mask
             dtop, dfeat = dinp, None
+
+
+@lru_cache(maxsize=64)
+def _parameter_slices(G, input_size, hidden_sizes, suffixes, n_outputs):
+    """(name, shape, slice into the flat vector) of every parameter, in order."""
+    shapes, d_in = [], input_size
+    for k, H in enumerate(hidden_sizes):
+        for sfx in suffixes:
+            shapes += [(f"weight_ih_l{k}{sfx}", (G * H, d_in)),
+                       (f"weight_hh_l{k}{sfx}", (G * H, H)),
+                       (f"bias_ih_l{k}{sfx}", (G * H,)),
+                       (f"bias_hh_l{k}{sfx}", (G * H,))]
+        d_in = len(suffixes) * H
+    shapes += [("head.weight", (n_outputs, d_in)), ("head.bias", (n_outputs,))]
+    out, start = [], 0
+    for name, shape in shapes:
+        size = math.prod(shape)
+        out.append((name, shape, slice(start, start + size)))
+        start += size
+    return tuple(out)
 
 
 def _unsort(Z, order):

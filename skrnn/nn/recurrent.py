@@ -214,7 +214,7 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=Tru
              if n_active[t]]
     step = cell.forward_step
     with single_threaded_blas(B * H * H * cell.n_gates):
-        for args in cell.forward_args(bufs, steps):
+        for args in cell.forward_args(w, bufs, steps):
             step(w, *args)
     cell.finish_forward(bufs, ws, keep)
     if not keep:
@@ -292,7 +292,7 @@ def direction_backward(cell, w, bufs, X, dH, n_active, reverse=False, need_dX=Tr
                 block = steps[start : min(start + chunk, first + group, T)]
                 lo = min(block[0][0], block[-1][0])
                 cell.factors(bufs, bwd, lo, lo + len(block), reverse)
-                for args in cell.backward_args(bufs, bwd, [s for s in block if s[2]], lo):
+                for args in cell.backward_args(w, bufs, bwd, [s for s in block if s[2]], lo):
                     step(w, *args)
         done = steps[first : first + group]
         lo, hi = min(done[0][0], done[-1][0]), max(done[0][0], done[-1][0]) + 1
@@ -321,9 +321,10 @@ class _WeightGrads:
         pre-activations of steps lo..hi-1 (internal gate order), zero at padded steps."""
         X, H_prev = self.X[lo:hi], self.H_prev[lo:hi]
         N, D = X.shape[0] * X.shape[1], X.shape[2]
-        db_ih = Zx.sum(axis=1)
+        ones = np.ones(N, Zx.dtype)  # sums as GEMVs: numpy sums a transposed Zx row by row
+        db_ih = Zx @ ones
         sums = (Zx @ X.reshape(N, D), Zh @ H_prev.reshape(N, -1), db_ih,
-                db_ih.copy() if Zh is Zx else Zh.sum(axis=1))
+                db_ih.copy() if Zh is Zx else Zh @ ones)
         if self.sums is None:
             self.sums = sums
         else:
