@@ -109,11 +109,23 @@ def _gate_permutation(order, H):
     return np.concatenate([np.arange(k * H, (k + 1) * H) for k in order])
 
 
-def _scaled(weight, bias, n_sigmoid_rows):
-    """Copies of ``weight`` (G*H, D) and ``bias`` with the first rows (sigmoid gates) halved."""
-    scale = np.ones(weight.shape[0], dtype=weight.dtype)
-    scale[:n_sigmoid_rows] = 0.5
-    return weight * scale[:, None], bias * scale
+def _scaled(weight, n_sigmoid_rows, perm=None, empty=np.empty):
+    """``weight[perm]`` (G*H, D) with its first rows (the sigmoid gates) halved, in a buffer
+    from ``empty(shape, dtype)``."""
+    out = empty(weight.shape, weight.dtype)
+    if perm is None:
+        np.copyto(out, weight)
+    else:
+        np.take(weight, perm, axis=0, out=out)
+    out[:n_sigmoid_rows] *= weight.dtype.type(0.5)
+    return out
+
+
+def _permuted(weight, perm, empty):
+    """``weight[perm]`` in a buffer from ``empty(shape, dtype)``."""
+    out = empty(weight.shape, weight.dtype)
+    np.take(weight, perm, axis=0, out=out)
+    return out
 
 
 def _constants(dtype):
@@ -139,10 +151,10 @@ def _gate_blocks(a, k):
     return a.reshape(K, k, kH // k, B)
 
 
-def _time_major(S, ws, keep):
-    """The states S (T+1, H, B) copied to a (T+1, B, H) array (from ``ws`` if ``keep``)."""
+def _time_major(S, ws):
+    """The states S (T+1, H, B) copied to a (T+1, B, H) array from ``ws``."""
     shape = (S.shape[0], S.shape[2], S.shape[1])
-    out = ws.empty(shape, S.dtype) if keep else np.empty(shape, S.dtype)
+    out = ws.empty(shape, S.dtype)
     np.copyto(out, S.transpose(0, 2, 1))
     return out
 
@@ -208,7 +220,8 @@ class RNNCell:
         self.activation = activation
         self.name = f"rnn_{activation}"
 
-    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True):
+    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True,
+                empty=np.empty):
         """Weights for the step functions: ``W_ih`` (H, D), ``b`` (H,) for the input projection,
         ``W_hh`` (H, H) for the steps (views, nothing is copied but the bias)."""
         return SimpleNamespace(W_ih=weight_ih, b=bias_ih + bias_hh, W_hh=weight_hh,
@@ -248,9 +261,10 @@ class RNNCell:
             recurrent()
 
     # -- sequence adapters: the buffers of one direction over T steps ---------------------------
-    # ``ws`` is the workspace (:class:`skrnn.nn.recurrent.Workspace`) buffers come from, and
-    # ``keep`` says whether a backward pass follows (then the states ``H`` come from ``ws``
-    # too, and go back at its end), ``padded`` whether some sequence is shorter than T.
+    # ``ws`` is the workspace (:class:`skrnn.nn.recurrent.Workspace`) buffers come from (the
+    # states ``H`` too: the backward pass gives them back at its end, the network after an
+    # inference pass), ``keep`` says whether a backward pass follows, ``padded`` whether some
+    # sequence is shorter than T.
     # ``steps`` lists (t, i_prev, i_out, n) forward and (t, t_prev, n, m) backward, see
     # :mod:`skrnn.nn.recurrent`.
     def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
@@ -258,7 +272,7 @@ class RNNCell:
         pre-activations; ``H`` (T+1, B, H) holds the states (one slot for h0), zero wherever
         no step writes."""
         dt, shape = h0.dtype, (T + 1,) + h0.shape
-        H = (ws.empty if keep else np.empty)(shape, dt)
+        H = ws.empty(shape, dt)
         if padded:
             H.fill(0)
         elif reverse:
@@ -334,21 +348,23 @@ class LSTMCell:
         """Row permutation from PyTorch's gate order to the internal (o, i, f, g) order."""
         return _gate_permutation(self._order, H)
 
-    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True):
+    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True,
+                empty=np.empty):
         """Internal weights: gates reordered to (o, i, f, g), sigmoid rows scaled by 1/2.
 
         ``W_ih_s`` (4H, D), ``b_s`` (4H,) and ``W_hh_s`` (4H, H) are scaled, for the forward
         pass; ``W_ih`` (4H, D) and ``W_hh`` (4H, H) are unscaled, for the backward pass (only
-        if ``for_backward``).
+        if ``for_backward``). Matrices are written into buffers from ``empty(shape, dtype)``.
         """
         H = weight_hh.shape[1]
         perm = self.gate_order(H)
-        W_ih, W_hh, b = weight_ih[perm], weight_hh[perm], (bias_ih + bias_hh)[perm]
-        W_ih_s, b_s = _scaled(W_ih, b, 3 * H)
-        W_hh_s, _ = _scaled(W_hh, b, 3 * H)
-        w = SimpleNamespace(W_ih_s=W_ih_s, b_s=b_s, W_hh_s=W_hh_s, **_constants(W_ih.dtype))
+        b_s = (bias_ih + bias_hh)[perm]
+        b_s[: 3 * H] *= b_s.dtype.type(0.5)
+        w = SimpleNamespace(W_ih_s=_scaled(weight_ih, 3 * H, perm, empty), b_s=b_s,
+                            W_hh_s=_scaled(weight_hh, 3 * H, perm, empty),
+                            **_constants(weight_ih.dtype))
         if for_backward:
-            w.W_ih, w.W_hh = W_ih, W_hh
+            w.W_ih, w.W_hh = _permuted(weight_ih, perm, empty), _permuted(weight_hh, perm, empty)
         return w
 
     def forward_step(self, w, recurrent, a, sig, o, i, f, g, c_prev, c, tanh_c, h, tmp):
@@ -447,7 +463,7 @@ class LSTMCell:
     def finish_forward(self, bufs, ws, keep):
         """Time-major states for the network: ``H`` (T+1, B, H) a copy, ``C`` a view."""
         HS = bufs.pop("HS")
-        bufs["H"] = _time_major(HS, ws, keep)
+        bufs["H"] = _time_major(HS, ws)
         bufs["C"] = bufs["CS"].transpose(0, 2, 1)
         ws.give(HS)
 
@@ -521,20 +537,22 @@ class GRUCell:
     def gate_order(self, H):
         return np.arange(3 * H)
 
-    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True):
+    def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True,
+                empty=np.empty):
         """Internal weights: r and z rows scaled by 1/2; b_hr, b_hz folded into the input bias.
 
         ``W_ih_s`` (3H, D), ``b_s`` (3H,), ``W_hrz_s`` (2H, H) scaled, ``W_hn`` (H, H) and
         ``b_hn`` (H,) (it sits inside ``r * (W_hn h + b_hn)``) for the forward pass;
-        ``W_ih`` (3H, D) and ``W_hh`` (3H, H), unscaled, for the backward pass.
+        ``W_ih`` (3H, D) and ``W_hh`` (3H, H), unscaled, for the backward pass. Scaled matrices
+        are written into buffers from ``empty(shape, dtype)``.
         """
         H = weight_hh.shape[1]
-        b = bias_ih.copy()
-        b[: 2 * H] += bias_hh[: 2 * H]
-        W_ih_s, b_s = _scaled(weight_ih, b, 2 * H)
+        b_s = bias_ih.copy()
+        b_s[: 2 * H] += bias_hh[: 2 * H]
+        b_s[: 2 * H] *= b_s.dtype.type(0.5)
         return SimpleNamespace(
-            W_ih_s=W_ih_s, b_s=b_s,
-            W_hrz_s=0.5 * weight_hh[: 2 * H],
+            W_ih_s=_scaled(weight_ih, 2 * H, empty=empty), b_s=b_s,
+            W_hrz_s=_scaled(weight_hh[: 2 * H], 2 * H, empty=empty),
             W_hn=weight_hh[2 * H :],
             b_hn=bias_hh[2 * H :],
             W_ih=weight_ih,
@@ -636,7 +654,7 @@ class GRUCell:
 
     def finish_forward(self, bufs, ws, keep):
         """Time-major states for the network: ``H`` (T+1, B, H), a copy."""
-        bufs["H"] = _time_major(bufs["HS"], ws, keep)
+        bufs["H"] = _time_major(bufs["HS"], ws)
 
     def start_backward(self, bufs, dH, chunk, ws):
         """Backward state; dZn overwrites the n gate of ``A`` step by step."""

@@ -16,6 +16,7 @@ at padded steps are ignored.
 """
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,7 +24,8 @@ import numpy as np
 
 from .cells import get_cell
 from .losses import LOSSES
-from .recurrent import direction_backward, direction_forward, direction_outputs, final_states
+from .recurrent import (direction_backward, direction_forward, direction_outputs, final_states,
+                        workspace)
 
 __all__ = ["RecurrentNetwork"]
 
@@ -190,13 +192,14 @@ class RecurrentNetwork:
     # -- forward ------------------------------------------------------------------------------
     def _prepared(self, P, dtype, for_backward=True):
         """Per layer, per direction: the cell's prepared weights in the batch's dtype (only
-        those of the forward pass unless ``for_backward``)."""
-        cell = self._cell
+        those of the forward pass unless ``for_backward``), in buffers from this thread's
+        workspace (:func:`_give_back` returns them)."""
+        cell, empty = self._cell, workspace().empty
         out = []
         for k in range(len(self.hidden_sizes)):
             out.append([cell.prepare(*(P[f"{n}_l{k}{sfx}"].astype(dtype, copy=False) for n in
                                        ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
-                                     for_backward=for_backward)
+                                     for_backward=for_backward, empty=empty)
                         for sfx in self._suffixes()])
         return out
 
@@ -248,25 +251,32 @@ class RecurrentNetwork:
             feats.append(dirs[1]["H"][0, rows])
         return np.concatenate(feats, axis=1) if len(feats) > 1 else feats[0]
 
-    def _run(self, theta, X, lengths, state=None):
-        """Forward over the whole batch (no truncation, no dropout). Returns batch, caches, top."""
+    @contextmanager
+    def _run(self, theta, X, lengths):
+        """Context: forward over the whole batch (no truncation, no dropout); gives
+        (batch, P, caches, top), whose buffers go back to the workspace on exit."""
         batch = self._batch(X, lengths)
         P = self.unpack(theta)
         W = self._prepared(P, batch.X.dtype, for_backward=False)
-        state = state or self._initial_state(len(batch.lengths), batch.X.dtype)
-        caches, top, _ = self._forward_layers(W, batch.X, batch.n_active, batch.lengths, state,
-                                              for_backward=False)
-        return batch, P, caches, top
+        state = self._initial_state(len(batch.lengths), batch.X.dtype)
+        caches = ()
+        try:
+            caches, top, _ = self._forward_layers(W, batch.X, batch.n_active, batch.lengths,
+                                                  state, for_backward=False)
+            yield batch, P, caches, top
+        finally:
+            _give_back(W, caches)
 
     def forward(self, theta, X, lengths):
         """Raw head outputs: (B, K) for output="last", (B, T, K) for "sequence" (zero where padded).
 
         The dtype of X decides the dtype of the computation.
         """
-        batch, P, caches, top = self._run(theta, X, lengths)
-        rows = np.arange(len(batch.lengths))
-        feats = self._features(caches, top, batch.lengths, rows)
-        Z = feats @ P["head.weight"].T.astype(feats.dtype) + P["head.bias"].astype(feats.dtype)
+        with self._run(theta, X, lengths) as (batch, P, caches, top):
+            rows = np.arange(len(batch.lengths))
+            feats = self._features(caches, top, batch.lengths, rows)
+            Z = (feats @ P["head.weight"].T.astype(feats.dtype)
+                 + P["head.bias"].astype(feats.dtype))
         if self.output == "sequence":
             Z[batch.n_active[:, None] <= rows[None, :]] = 0
             Z = Z.transpose(1, 0, 2)
@@ -276,10 +286,10 @@ class RecurrentNetwork:
         """Top layer states: per step (B, T, nd*H), zero where padded, and the head input of
         output="last" (B, nd*H): the last real state (bidirectional: joined with the backward
         direction's first step)."""
-        batch, P, caches, top = self._run(theta, X, lengths)
-        rows = np.arange(len(batch.lengths))
-        last = self._last_features(caches, batch.lengths, rows)
-        return _unsort(top.transpose(1, 0, 2), batch.order), _unsort(last, batch.order)
+        with self._run(theta, X, lengths) as (batch, P, caches, top):
+            rows = np.arange(len(batch.lengths))
+            last = self._last_features(caches, batch.lengths, rows)
+            return _unsort(top.transpose(1, 0, 2), batch.order), _unsort(last, batch.order)
 
     def final_states(self, theta, X, lengths):
         """Per-step top outputs and final states in PyTorch's conventions.
@@ -292,16 +302,16 @@ class RecurrentNetwork:
             direction's state after step 0
         c_n : list like h_n for the LSTM, else None
         """
-        batch, P, caches, top = self._run(theta, X, lengths)
-        rows = np.arange(len(batch.lengths))
-        h_n, c_n = [], []
-        for _, _, dirs in caches:
-            for d, bufs in enumerate(dirs):
-                idx = batch.lengths if d == 0 else np.zeros_like(batch.lengths)
-                h_n.append(_unsort(bufs["H"][idx, rows], batch.order))
-                if "C" in bufs:
-                    c_n.append(_unsort(bufs["C"][idx, rows], batch.order))
-        return _unsort(top.transpose(1, 0, 2), batch.order), h_n, (c_n or None)
+        with self._run(theta, X, lengths) as (batch, P, caches, top):
+            rows = np.arange(len(batch.lengths))
+            h_n, c_n = [], []
+            for _, _, dirs in caches:
+                for d, bufs in enumerate(dirs):
+                    idx = batch.lengths if d == 0 else np.zeros_like(batch.lengths)
+                    h_n.append(_unsort(bufs["H"][idx, rows], batch.order))
+                    if "C" in bufs:
+                        c_n.append(_unsort(bufs["C"][idx, rows], batch.order))
+            return _unsort(top.transpose(1, 0, 2), batch.order), h_n, (c_n or None)
 
     # -- training -----------------------------------------------------------------------------
     def loss_and_grad(self, theta, X, lengths, y, loss, sample_weight=None, l2=0.0,
@@ -346,6 +356,7 @@ class RecurrentNetwork:
                                                       lengths_w, state, rng)
             total += self._window_loss_and_backward(P, W, G, caches, top, batch, s, e,
                                                     lengths_w, Y, weights, loss)
+        _give_back(W)
         if l2:
             for name, p in P.items():
                 if "weight" in name:
@@ -410,7 +421,7 @@ class RecurrentNetwork:
                 if dtop is not None:
                     dH = np.ascontiguousarray(dtop[..., d * H:(d + 1) * H])
                 else:  # output="last": the gradient enters at one step per row
-                    dH = np.zeros((inp.shape[0], inp.shape[1], H), dtype=inp.dtype)
+                    dH = workspace().zeros((inp.shape[0], inp.shape[1], H), inp.dtype)
                     steps = lengths_w[rows] - 1 if d == 0 else np.zeros_like(rows)
                     dH[steps, rows] = dfeat[:, d * H:(d + 1) * H]
                 dX, grads = direction_backward(cell, W[k][d], bufs, inp, dH, n_active,
@@ -443,6 +454,18 @@ def _parameter_slices(G, input_size, hidden_sizes, suffixes, n_outputs):
         out.append((name, shape, slice(start, start + size)))
         start += size
     return tuple(out)
+
+
+def _give_back(W, caches=()):
+    """Return the prepared weights ``W`` and the direction buffers in ``caches`` to this
+    thread's workspace, for the next call (only arrays it lent are taken)."""
+    ws = workspace()
+    for layer in W:
+        for w in layer:
+            ws.give(*vars(w).values())
+    for _, _, dirs in caches:
+        for bufs in dirs:
+            ws.give(*bufs.values())
 
 
 def _unsort(Z, order):
