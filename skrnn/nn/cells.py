@@ -128,6 +128,23 @@ def _permuted(weight, perm, empty):
     return out
 
 
+def _transposed(weight, empty, order=None):
+    """A C-contiguous copy of ``weight.T`` in a buffer from ``empty(shape, dtype)``, with the
+    gate blocks of ``weight`` (G*H, D) reordered into ``order`` if given.
+
+    BLAS reads a weight matrix given with a transpose flag up to 1.6x slower at some per-step
+    shapes (OpenBLAS, float32) than the same matrix stored transposed.
+    """
+    out = empty(weight.shape[::-1], weight.dtype)
+    if order is None:
+        np.copyto(out, weight.T)
+    else:
+        H = weight.shape[0] // len(order)
+        for k, src in enumerate(order):
+            np.copyto(out[:, k * H : (k + 1) * H], weight[src * H : (src + 1) * H].T)
+    return out
+
+
 def _constants(dtype):
     """Scalars of the computation's dtype (a Python float is converted at every call)."""
     return {"zero": dtype.type(0), "half": dtype.type(0.5)}
@@ -193,11 +210,6 @@ def _bh_views(a, index, ns):
     return [v if n == full else v[:n] if n else None for v, n in zip(_steps(a, index), ns)]
 
 
-def _unzip(steps, k):
-    """The k columns of a list of step tuples."""
-    return [list(c) for c in zip(*steps)] if steps else [[] for _ in range(k)]
-
-
 class RNNCell:
     """Elman RNN cell: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)`` with act = tanh or relu.
 
@@ -223,8 +235,10 @@ class RNNCell:
     def prepare(self, weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True,
                 empty=np.empty):
         """Weights for the step functions: ``W_ih`` (H, D), ``b`` (H,) for the input projection,
-        ``W_hh`` (H, H) for the steps (views, nothing is copied but the bias)."""
+        ``W_hhT`` (H, H) = W_hh^T (a copy in a buffer from ``empty(shape, dtype)``) for the
+        forward steps, ``W_hh`` (H, H) for the backward steps."""
         return SimpleNamespace(W_ih=weight_ih, b=bias_ih + bias_hh, W_hh=weight_hh,
+                               W_hhT=_transposed(weight_hh, empty),
                                **_constants(weight_ih.dtype))
 
     def gate_order(self, H):
@@ -265,8 +279,8 @@ class RNNCell:
     # states ``H`` too: the backward pass gives them back at its end, the network after an
     # inference pass), ``keep`` says whether a backward pass follows, ``padded`` whether some
     # sequence is shorter than T.
-    # ``steps`` lists (t, i_prev, i_out, n) forward and (t, t_prev, n, m) backward, see
-    # :mod:`skrnn.nn.recurrent`.
+    # ``steps`` holds the columns (t, i_prev, i_out, n) forward and (t, t_prev, n, m)
+    # backward, see :mod:`skrnn.nn.recurrent`.
     def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
         """Buffers for T steps: ``A`` (T, B, H) for the input projection (``proj``) and the
         pre-activations; ``H`` (T+1, B, H) holds the states (one slot for h0), zero wherever
@@ -282,10 +296,10 @@ class RNNCell:
         return {"A": A, "H": H, "proj": A}
 
     def forward_args(self, w, bufs, steps):
-        t, i_prev, i_out, n = _unzip(steps, 4)
+        t, i_prev, i_out, n = steps
         A, H = bufs["A"], bufs["H"]
         a = _bh_views(A, t, n)
-        recurrent = bind_gemm_accs(a, _bh_views(H, i_prev, n), w.W_hh.T)
+        recurrent = bind_gemm_accs(a, _bh_views(H, i_prev, n), w.W_hhT)
         return zip(recurrent, a, _bh_views(H, i_out, n))
 
     def finish_forward(self, bufs, ws, keep):
@@ -302,7 +316,7 @@ class RNNCell:
         self.backward_factors(H_out, bwd["D"][: hi - lo])
 
     def backward_args(self, w, bufs, bwd, steps, lo):
-        t, t_prev, n, m = _unzip(steps, 4)
+        t, t_prev, n, m = steps
         dZ = _bh_views(bwd["dZ"], t, n)
         recurrent = bind_gemm_accs(_bh_views(bwd["dZ"], t_prev, m), _bh_views(bwd["dZ"], t, m),
                                    w.W_hh)
@@ -353,8 +367,9 @@ class LSTMCell:
         """Internal weights: gates reordered to (o, i, f, g), sigmoid rows scaled by 1/2.
 
         ``W_ih_s`` (4H, D), ``b_s`` (4H,) and ``W_hh_s`` (4H, H) are scaled, for the forward
-        pass; ``W_ih`` (4H, D) and ``W_hh`` (4H, H) are unscaled, for the backward pass (only
-        if ``for_backward``). Matrices are written into buffers from ``empty(shape, dtype)``.
+        pass; ``W_ih`` (4H, D) and ``W_hhT`` (H, 4H) = W_hh^T are unscaled, for the backward
+        pass (only if ``for_backward``). Matrices are written into buffers from
+        ``empty(shape, dtype)``.
         """
         H = weight_hh.shape[1]
         perm = self.gate_order(H)
@@ -364,7 +379,8 @@ class LSTMCell:
                             W_hh_s=_scaled(weight_hh, 3 * H, perm, empty),
                             **_constants(weight_ih.dtype))
         if for_backward:
-            w.W_ih, w.W_hh = _permuted(weight_ih, perm, empty), _permuted(weight_hh, perm, empty)
+            w.W_ih = _permuted(weight_ih, perm, empty)
+            w.W_hhT = _transposed(weight_hh, empty, self._order)
         return w
 
     def forward_step(self, w, recurrent, a, sig, o, i, f, g, c_prev, c, tanh_c, h, tmp):
@@ -449,7 +465,7 @@ class LSTMCell:
         return {"A": A, "HS": HS, "CS": CS, "TC": TC, "proj": A, "tmp": ws.empty((H, B), dt)}
 
     def forward_args(self, w, bufs, steps):
-        t, i_prev, i_out, n = _unzip(steps, 4)
+        t, i_prev, i_out, n = steps
         A, HS, CS, TC, tmp = bufs["A"], bufs["HS"], bufs["CS"], bufs["TC"], bufs["tmp"]
         H = HS.shape[1]
         a = _hb_views(A, t, n)
@@ -484,12 +500,12 @@ class LSTMCell:
                               bwd["P"][: hi - lo], bwd["F"][: hi - lo])
 
     def backward_args(self, w, bufs, bwd, steps, lo):
-        t, t_prev, n, m = _unzip(steps, 4)
+        t, t_prev, n, m = steps
         k = [i - lo for i in t]
         A, dH, F, P = bufs["A"], bwd["dH"], bwd["F"], bwd["P"]
         H = dH.shape[1]
         dZ = _hb_views(A, t, n)
-        recurrent = bind_gemm_accs(_hb_views(dH, t_prev, m), w.W_hh.T, _hb_views(A, t, m))
+        recurrent = bind_gemm_accs(_hb_views(dH, t_prev, m), w.W_hhT, _hb_views(A, t, m))
         return zip(_hb_views(dH, t, n), [_cols(bwd["dc"], j) for j in n],
                    _hb_views(F[:, H:], k, n), _hb_views(P[:, :H], k, n),
                    _hb_views(_gate_blocks(P[:, H:], 3), k, n), _hb_views(F[:, :H], k, n),
@@ -543,22 +559,23 @@ class GRUCell:
 
         ``W_ih_s`` (3H, D), ``b_s`` (3H,), ``W_hrz_s`` (2H, H) scaled, ``W_hn`` (H, H) and
         ``b_hn`` (H,) (it sits inside ``r * (W_hn h + b_hn)``) for the forward pass;
-        ``W_ih`` (3H, D) and ``W_hh`` (3H, H), unscaled, for the backward pass. Scaled matrices
-        are written into buffers from ``empty(shape, dtype)``.
+        ``W_ih`` (3H, D) and ``W_hhT`` (H, 3H) = W_hh^T, unscaled, for the backward pass (only if
+        ``for_backward``). Copies are written into buffers from ``empty(shape, dtype)``.
         """
         H = weight_hh.shape[1]
         b_s = bias_ih.copy()
         b_s[: 2 * H] += bias_hh[: 2 * H]
         b_s[: 2 * H] *= b_s.dtype.type(0.5)
-        return SimpleNamespace(
+        w = SimpleNamespace(
             W_ih_s=_scaled(weight_ih, 2 * H, empty=empty), b_s=b_s,
             W_hrz_s=_scaled(weight_hh[: 2 * H], 2 * H, empty=empty),
             W_hn=weight_hh[2 * H :],
             b_hn=bias_hh[2 * H :],
-            W_ih=weight_ih,
-            W_hh=weight_hh,
             **_constants(weight_ih.dtype),
         )
+        if for_backward:
+            w.W_ih, w.W_hhT = weight_ih, _transposed(weight_hh, empty)
+        return w
 
     def forward_step(self, w, recurrent_rz, recurrent_n, rz, r, z, n, h_prev, hn, h, tmp):
         """One step over n sequences (columns).
@@ -641,7 +658,7 @@ class GRUCell:
         return {"A": A, "HS": HS, "HN": HN, "proj": A, "tmp": ws.empty((H, B), dt)}
 
     def forward_args(self, w, bufs, steps):
-        t, i_prev, i_out, n = _unzip(steps, 4)
+        t, i_prev, i_out, n = steps
         A, HS, tmp = bufs["A"], bufs["HS"], bufs["tmp"]
         H = HS.shape[1]
         rz, h_prev, hn = _hb_views(A[:, : 2 * H], t, n), _hb_views(HS, i_prev, n), \
@@ -673,12 +690,12 @@ class GRUCell:
                               bwd["Q"][: hi - lo], bwd["F_n"][: hi - lo])
 
     def backward_args(self, w, bufs, bwd, steps, lo):
-        t, t_prev, n, m = _unzip(steps, 4)
+        t, t_prev, n, m = steps
         k = [i - lo for i in t]
         A, dH, dGh = bufs["A"], bwd["dH"], bwd["dGh"]
         H = dH.shape[1]
         dh_prev = _hb_views(dH, t_prev, m)
-        recurrent = bind_gemm_accs(dh_prev, w.W_hh.T, _hb_views(dGh, t, m))
+        recurrent = bind_gemm_accs(dh_prev, w.W_hhT, _hb_views(dGh, t, m))
         return zip(_hb_views(dH, t, n), _hb_views(_gate_blocks(bwd["Q"], 3), k, n),
                    _hb_views(bwd["F_n"], k, n), _hb_views(_gate_blocks(dGh, 3), t, n),
                    _hb_views(A[:, 2 * H :], t, n), _hb_views(dH, t, m),

@@ -177,11 +177,16 @@ def project(X, W, b, layout, out=None, ws=None):
     return A
 
 
-def _time_steps(T, reverse):
-    """(t, i_prev, i_out) in processing order: which state slot step t reads and writes."""
+def _time_steps(n, reverse):
+    """Columns (t, i_prev, i_out, n) of the steps that have an active row, in processing
+    order: step t reads state slot i_prev, writes slot i_out, and n rows are active.
+    ``n`` lists the active rows of every step."""
+    T = len(n) - n.count(0)  # n is non-increasing: the active steps come first
     if reverse:
-        return [(t, t + 1, t) for t in range(T - 1, -1, -1)]
-    return [(t, t, t + 1) for t in range(T)]
+        t = list(range(T - 1, -1, -1))
+        return t, list(range(T, 0, -1)), t, n[T - 1 :: -1] if T else []
+    t = list(range(T))
+    return t, t, list(range(1, T + 1)), n[:T]
 
 
 def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=True):
@@ -210,8 +215,7 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=Tru
     bufs = cell.allocate(w, T, h0, c0, ws, keep, reverse, padded)
     W_ih, b = (w.W_ih, w.b) if cell.layout == "BH" else (w.W_ih_s, w.b_s)
     project(X, W_ih, b, cell.layout, bufs.pop("proj"), ws)
-    steps = [(t, i_prev, i_out, n_active[t]) for t, i_prev, i_out in _time_steps(T, reverse)
-             if n_active[t]]
+    steps = _time_steps(n_active, reverse)
     step = cell.forward_step
     with single_threaded_blas(B * H * H * cell.n_gates):
         for args in cell.forward_args(w, bufs, steps):
@@ -240,17 +244,30 @@ def final_states(bufs, lengths):
     return h, c
 
 
-def _backward_steps(T, n_active, reverse):
-    """(t, t_prev, n, m) in backward order.
+def _backward_steps(n_active, reverse):
+    """Columns (t, t_prev, n, m) of all T steps, in backward order.
 
     ``t_prev`` is the step whose output is step t's previous state (t-1, or t+1 in reverse),
     ``n`` the rows active at t and ``m`` how many of them have a real previous step (the
     others start from the initial state, whose gradient is not needed).
     """
     n = n_active.tolist()
+    T = len(n)
     if reverse:
-        return [(t, t + 1, n[t], n[t + 1] if t + 1 < T else 0) for t in range(T)]
-    return [(t, t - 1, n[t], min(n[t], n[t - 1]) if t else 0) for t in range(T - 1, -1, -1)]
+        return list(range(T)), list(range(1, T + 1)), n, n[1:] + [0]
+    n_back = n[::-1]
+    return list(range(T - 1, -1, -1)), list(range(T - 2, -2, -1)), n_back, n_back[:-1] + [0]
+
+
+def _active_block(steps, start, stop):
+    """The columns of ``steps`` at positions start..stop-1, without the steps where no row is
+    active."""
+    block = [c[start:stop] for c in steps]
+    n = block[2]
+    if n and min(n) == 0:
+        keep = [i for i, k in enumerate(n) if k]
+        block = [[c[i] for i in keep] for c in block]
+    return block
 
 
 def direction_backward(cell, w, bufs, X, dH, n_active, reverse=False, need_dX=True):
@@ -281,7 +298,8 @@ def direction_backward(cell, w, bufs, X, dH, n_active, reverse=False, need_dX=Tr
     chunk = max(1, min(T, _CHUNK_ELEMENTS // (B * H * (cell.n_gates + 1))))
     group = chunk * max(1, _GROUP_ELEMENTS // (B * H * cell.n_gates * chunk))
     bwd = cell.start_backward(bufs, dH, chunk, ws)
-    steps = _backward_steps(T, n_active, reverse)
+    steps = _backward_steps(n_active, reverse)
+    t_order = steps[0]
     n_active = n_active.tolist()
     H_prev = direction_outputs(bufs["H"], reverse)[1]
     grads = _WeightGrads(cell, w, X, H_prev, need_dX, ws)
@@ -289,13 +307,14 @@ def direction_backward(cell, w, bufs, X, dH, n_active, reverse=False, need_dX=Tr
     for first in range(0, T, group):
         with single_threaded_blas(B * H * H * cell.n_gates):
             for start in range(first, min(first + group, T), chunk):
-                block = steps[start : min(start + chunk, first + group, T)]
-                lo = min(block[0][0], block[-1][0])
-                cell.factors(bufs, bwd, lo, lo + len(block), reverse)
-                for args in cell.backward_args(w, bufs, bwd, [s for s in block if s[2]], lo):
+                stop = min(start + chunk, first + group, T)
+                lo = min(t_order[start], t_order[stop - 1])
+                cell.factors(bufs, bwd, lo, lo + stop - start, reverse)
+                block = _active_block(steps, start, stop)
+                for args in cell.backward_args(w, bufs, bwd, block, lo):
                     step(w, *args)
-        done = steps[first : first + group]
-        lo, hi = min(done[0][0], done[-1][0]), max(done[0][0], done[-1][0]) + 1
+        last = min(first + group, T) - 1
+        lo, hi = min(t_order[first], t_order[last]), max(t_order[first], t_order[last]) + 1
         cell.clear_padding(bufs, bwd, n_active, lo, hi)
         Zx, Zh, scratch = cell.preactivation_grads(bufs, bwd, ws, lo, hi)
         grads.add(Zx, Zh, lo, hi)
