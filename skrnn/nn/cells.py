@@ -186,26 +186,33 @@ def _steps(a, index):
     of ``a`` the index spans. ``index`` lists consecutive steps, forward or backward."""
     if not index:
         return []
-    lo, hi = max(0, min(index)), min(len(a), max(index) + 1)
-    views = list(a[lo:hi])
-    if len(views) == len(index):
-        return views if index[0] == lo else views[::-1]
-    return [views[t - lo] if lo <= t < hi else None for t in index]
+    first, last = index[0], index[-1]
+    lo, hi = min(first, last), max(first, last) + 1
+    if 0 <= lo and hi <= len(a):
+        views = list(a[lo:hi])
+        if first > last:
+            views.reverse()
+        return views
+    views = list(a[max(lo, 0) : min(hi, len(a))])
+    lo = max(lo, 0)
+    return [views[t - lo] if 0 <= t - lo < len(views) else None for t in index]
 
 
 def _hb_views(a, index, ns):
-    """Per-step views ``a[t][..., :n]`` for t, n in zip(index, ns) ("HB"); None where n = 0."""
+    """Per-step views ``a[t][..., :n]`` for t, n in zip(index, ns) ("HB"); None where n = 0.
+    ``ns`` is monotonic (sequences sorted by length)."""
     full = a.shape[-1]
-    if ns and min(ns) == full:
+    if ns and min(ns[0], ns[-1]) == full:
         return _steps(a, index)
     return [v if n == full else v[..., :n] if n else None
             for v, n in zip(_steps(a, index), ns)]
 
 
 def _bh_views(a, index, ns):
-    """Per-step views ``a[t, :n]`` for t, n in zip(index, ns) ("BH"); None where n = 0."""
+    """Per-step views ``a[t, :n]`` for t, n in zip(index, ns) ("BH"); None where n = 0.
+    ``ns`` is monotonic (sequences sorted by length)."""
     full = a.shape[1]
-    if ns and min(ns) == full:
+    if ns and min(ns[0], ns[-1]) == full:
         return _steps(a, index)
     return [v if n == full else v[:n] if n else None for v, n in zip(_steps(a, index), ns)]
 

@@ -177,7 +177,11 @@ class RecurrentNetwork:
             raise ValueError(f"lengths must be {B} integers in [1, {T}]")
         order = np.argsort(-lengths, kind="stable")
         L = lengths[order]
-        Xt = np.ascontiguousarray(X[order].transpose(1, 0, 2))
+        Xt = np.empty((T, B, X.shape[2]), X.dtype)
+        if B and L[-1] == T:  # no padding: rows in the caller's order
+            np.copyto(Xt, X.transpose(1, 0, 2))
+            return _Batch(order, L, Xt, np.full(T, B))
+        np.copyto(Xt, X[order].transpose(1, 0, 2))
         real = np.arange(T)[:, None] < L[None, :]
         Xt[~real] = 0
         return _Batch(order, L, Xt, real.sum(axis=1))
@@ -212,7 +216,8 @@ class RecurrentNetwork:
 
         Each cache is (layer input, dropout mask or None, [direction buffers]). ``state`` holds
         the forward directions' initial states; reverse directions always start at zero.
-        ``for_backward=False`` (inference) frees the buffers only a backward pass needs.
+        ``for_backward=False`` (inference) frees the buffers only a backward pass needs and
+        returns no next state.
         """
         cell, caches, next_state = self._cell, [], []
         inp = X
@@ -231,7 +236,8 @@ class RecurrentNetwork:
                                          keep=for_backward)
                 dirs.append(bufs)
                 outs.append(direction_outputs(bufs["H"], reverse)[0])
-                layer_state.append(final_states(bufs, lengths) if not reverse else (h0, c0))
+                if for_backward:  # the state the next window starts from
+                    layer_state.append((h0, c0) if reverse else final_states(bufs, lengths))
             caches.append((inp, mask, dirs))
             next_state.append(layer_state)
             inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)

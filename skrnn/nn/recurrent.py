@@ -23,6 +23,7 @@ groups of steps for large sizes), and the elementwise factors of the backward st
 for chunks of steps small enough to stay in cache.
 """
 
+import math
 import threading
 import weakref
 from contextlib import contextmanager
@@ -84,23 +85,32 @@ class Workspace:
     done with them. Only arrays handed out by :meth:`empty` are taken back, and at most
     ``limit`` bytes are kept (the oldest shapes are dropped first): during training that is
     about the memory one step needs anyway; :func:`clear_workspace` frees it afterwards.
+    Arrays below ``min_bytes`` come from the allocator's heap without page faults, and are
+    neither tracked nor kept.
     """
+
+    min_bytes = 1 << 17
 
     def __init__(self, limit=2**30):
         self.limit = limit
         self.nbytes = 0
         self._free = {}  # (shape, dtype) -> [arrays], oldest key first
-        self._lent = weakref.WeakValueDictionary()  # id -> array handed out
+        self._lent = {}  # id -> weak reference to an array handed out
 
     def empty(self, shape, dtype):
-        key = (tuple(shape), np.dtype(dtype))
+        dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        if math.prod(shape) * dtype.itemsize < self.min_bytes:
+            return np.empty(shape, dtype)
+        key = (tuple(shape), dtype)
         arrays = self._free.get(key)
         if arrays:
             a = arrays.pop()
             self.nbytes -= a.nbytes
         else:
             a = np.empty(shape, dtype)
-        self._lent[id(a)] = a
+        if len(self._lent) > 4096:  # forget arrays that were never given back
+            self._lent = {k: r for k, r in self._lent.items() if r() is not None}
+        self._lent[id(a)] = weakref.ref(a)
         return a
 
     def zeros(self, shape, dtype):
@@ -111,9 +121,9 @@ class Workspace:
     def give(self, *arrays):
         """Take back arrays from :meth:`empty` that nothing uses any more; ignore others."""
         for a in arrays:
-            if a is None or self._lent.get(id(a)) is not a:
+            ref = None if a is None else self._lent.pop(id(a), None)
+            if ref is None or ref() is not a:
                 continue
-            del self._lent[id(a)]
             if a.nbytes > self.limit // 2:
                 continue
             while self.nbytes + a.nbytes > self.limit:
