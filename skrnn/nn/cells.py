@@ -40,7 +40,7 @@ about them. Shapes use ``n`` for active sequences, ``H`` for the hidden size, ``
 input size, ``K`` for a chunk of steps.
 """
 
-from functools import partial
+from functools import lru_cache, partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -735,8 +735,10 @@ class GRUCell:
         return Zx.reshape(H3, K * B), Zh.reshape(H3, K * B), (Zx, Zh)
 
 
+@lru_cache(maxsize=None)
 def get_cell(cell, activation="tanh"):
-    """The cell object for ``cell`` in {"rnn", "lstm", "gru"}."""
+    """The cell object for ``cell`` in {"rnn", "lstm", "gru"} (cells hold no state: one object
+    per kind is shared)."""
     if cell == "rnn":
         return RNNCell(activation)
     if cell == "lstm":

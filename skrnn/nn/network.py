@@ -211,13 +211,14 @@ class RecurrentNetwork:
         return [[(np.zeros((B, H), dtype), np.zeros((B, H), dtype)) for _ in self._suffixes()]
                 for H in self.hidden_sizes]
 
-    def _forward_layers(self, W, X, n_active, lengths, state, rng=None, for_backward=True):
+    def _forward_layers(self, W, X, n_active, lengths, state, rng=None, for_backward=True,
+                        next_window=False):
         """All layers over one window. Returns per-layer caches, top outputs and next state.
 
         Each cache is (layer input, dropout mask or None, [direction buffers]). ``state`` holds
         the forward directions' initial states; reverse directions always start at zero.
-        ``for_backward=False`` (inference) frees the buffers only a backward pass needs and
-        returns no next state.
+        ``for_backward=False`` (inference) frees the buffers only a backward pass needs. The next
+        state is computed only if ``next_window`` (truncated BPTT), else it is empty.
         """
         cell, caches, next_state = self._cell, [], []
         inp = X
@@ -236,7 +237,7 @@ class RecurrentNetwork:
                                          keep=for_backward)
                 dirs.append(bufs)
                 outs.append(direction_outputs(bufs["H"], reverse)[0])
-                if for_backward:  # the state the next window starts from
+                if next_window:  # the state the next window starts from
                     layer_state.append((h0, c0) if reverse else final_states(bufs, lengths))
             caches.append((inp, mask, dirs))
             next_state.append(layer_state)
@@ -356,10 +357,12 @@ class RecurrentNetwork:
         G = self.unpack(grad)
         state = self._initial_state(len(batch.lengths), dtype)
         total = 0.0
-        for s, e in self._windows(batch.X.shape[0], tbptt_steps):
-            lengths_w = np.clip(batch.lengths - s, 0, e - s)
+        T = batch.X.shape[0]
+        for s, e in self._windows(T, tbptt_steps):
+            lengths_w = batch.lengths if (s, e) == (0, T) else np.clip(batch.lengths - s, 0, e - s)
             caches, top, state = self._forward_layers(W, batch.X[s:e], batch.n_active[s:e],
-                                                      lengths_w, state, rng)
+                                                      lengths_w, state, rng,
+                                                      next_window=e < T)
             total += self._window_loss_and_backward(P, W, G, caches, top, batch, s, e,
                                                     lengths_w, Y, weights, loss)
         _give_back(W)
