@@ -100,7 +100,19 @@ def bind_gemm_accs(outs, a, b):
 
 
 def bind_gemm_acc(out, a, b):
-    """A callable without arguments doing ``out += a @ b`` in place (:func:`bind_gemm_accs`)."""
+    """A callable without arguments doing ``out += a @ b`` in place (:func:`bind_gemm_accs`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, a, b = np.zeros((2, 2)), np.eye(2), np.ones((2, 2))
+    >>> accumulate = bind_gemm_acc(out, a, b)
+    >>> a[0, 0] = 3.0  # operands are read when the call runs
+    >>> _ = accumulate()
+    >>> out
+    array([[3., 3.],
+           [1., 1.]])
+    """
     return bind_gemm_accs([out], a, b)[0]
 
 

@@ -1,0 +1,127 @@
+"""The engine's buffer machinery: bound GEMMs and the per-thread workspace.
+
+Speed comes from preparing BLAS calls once per sequence and reusing buffers from call to call;
+these tests pin down that neither changes a result: a bound GEMM reads its operands when
+called, and no array handed to a caller is ever reused behind its back.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+
+from skrnn.nn import RecurrentNetwork
+from skrnn.nn.cells import bind_gemm_acc, bind_gemm_accs
+from skrnn.nn.recurrent import Workspace, clear_workspace, workspace
+
+
+def _layout(x, how):
+    """x with the same values in C order, Fortran order, or as a strided (non-contiguous) view."""
+    if how == "C":
+        return np.ascontiguousarray(x)
+    if how == "F":
+        return np.asfortranarray(x)
+    wide = np.zeros((x.shape[0], 2 * x.shape[1]), x.dtype)
+    wide[:, ::2] = x
+    return wide[:, ::2]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_how", ["C", "F", "strided"])
+@pytest.mark.parametrize("b_how", ["C", "F", "strided"])
+@pytest.mark.parametrize("out_how", ["C", "strided"])
+def test_bound_gemm_accumulates_the_product(dtype, a_how, b_how, out_how):
+    rng = np.random.default_rng(0)
+    a = _layout(rng.normal(size=(5, 3)).astype(dtype), a_how)
+    b = _layout(rng.normal(size=(3, 4)).astype(dtype), b_how)
+    start = rng.normal(size=(5, 4)).astype(dtype)
+    out = _layout(start.copy(), out_how)
+    bind_gemm_acc(out, a, b)()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, start + a @ b, rtol=tol, atol=tol)
+
+
+def test_bound_gemm_reads_its_operands_when_called():
+    rng = np.random.default_rng(1)
+    out, a, b = np.zeros((4, 6)), rng.normal(size=(4, 3)), rng.normal(size=(3, 6))
+    call = bind_gemm_acc(out, a, b)
+    a[...] = rng.normal(size=a.shape)  # written after binding, as a time loop does
+    call()
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+
+
+def test_bound_gemms_per_step_with_shared_weights_and_missing_steps():
+    rng = np.random.default_rng(2)
+    W = rng.normal(size=(6, 3))
+    hs = [rng.normal(size=(3, 5)), None, rng.normal(size=(3, 2))]
+    outs = [np.zeros((6, 5)), None, np.zeros((6, 2))]
+    calls = bind_gemm_accs(outs, W, hs)
+    assert calls[1] is None
+    calls[0](), calls[2]()
+    np.testing.assert_allclose(outs[0], W @ hs[0], rtol=1e-12)
+    np.testing.assert_allclose(outs[2], W @ hs[2], rtol=1e-12)
+
+
+def test_workspace_reuses_large_buffers_and_ignores_others():
+    ws = Workspace()
+    big = ws.empty((256, 256), np.float32)  # 256 KiB
+    ws.give(big)
+    assert ws.empty((256, 256), np.float32) is big
+    assert ws.nbytes == 0  # lent out again
+
+    small = ws.empty((4, 4), np.float32)
+    ws.give(small)
+    assert ws.nbytes == 0  # small arrays are neither tracked nor kept
+
+    foreign = np.empty((256, 256), np.float32)
+    ws.give(foreign)  # not lent by this workspace: never taken
+    assert ws.empty((256, 256), np.float32) is not foreign
+
+
+def test_workspace_keeps_at_most_its_limit():
+    ws = Workspace(limit=3 * 2**20)
+    arrays = [ws.empty((2**18,), np.float32) for _ in range(5)]  # 1 MiB each
+    ws.give(*arrays)
+    assert ws.nbytes <= ws.limit
+    ws.clear()
+    assert ws.nbytes == 0
+
+
+def test_each_thread_has_its_own_workspace():
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(workspace()))
+    thread.start()
+    thread.join()
+    assert seen[0] is not workspace()
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_results_never_alias_reused_buffers(cell, bidirectional):
+    """Outputs of one call stay intact while later calls reuse the workspace's buffers."""
+    rng = np.random.default_rng(3)
+    net = RecurrentNetwork(cell, input_size=3, hidden_sizes=(64, 64), n_outputs=2,
+                           bidirectional=bidirectional, output="sequence")
+    theta = net.init_params(rng, np.float32)
+    # large enough (B * T * H * 4 bytes above 128 KiB) for the workspace to track the buffers
+    X1, X2 = (rng.normal(size=(32, 40, 3)).astype(np.float32) for _ in range(2))
+    lengths = rng.integers(1, 41, size=32)
+    y = rng.normal(size=(32, 40, 2)).astype(np.float32)
+    clear_workspace()
+
+    out = net.forward(theta, X1, lengths)
+    states, last = net.hidden_states(theta, X1, lengths)
+    seq, h_n, c_n = net.final_states(theta, X1, lengths)
+    kept = [a.copy() for a in (out, states, last, seq, *h_n, *(c_n or []))]
+
+    for _ in range(2):  # other calls of every kind, on other data, reuse the buffers
+        net.forward(theta, X2, lengths)
+        net.hidden_states(theta, X2, lengths)
+        net.final_states(theta, X2, lengths)
+        net.loss_and_grad(theta, X2, lengths, y, "squared")
+    assert workspace().nbytes > 0
+
+    for before, now in zip(kept, (out, states, last, seq, *h_n, *(c_n or []))):
+        np.testing.assert_array_equal(before, now)
+    np.testing.assert_array_equal(net.forward(theta, X1, lengths), kept[0])
+    clear_workspace()
