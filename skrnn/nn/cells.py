@@ -11,11 +11,13 @@ with G = 1 (RNN), 4 (LSTM, gates i, f, g, o) or 3 (GRU, gates r, z, n).
 
 A cell is a few pure functions over one time step of ``n`` active sequences:
 
-* ``prepare(weight_ih, weight_hh, bias_ih, bias_hh)`` returns the weights in the form the step
-  functions use. Every sigmoid is computed as ``0.5 * tanh(x / 2) + 0.5`` with the 1/2 folded
+* ``prepare(weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True)`` returns the weights
+  in the form the step functions use (inference skips those only the backward pass needs). Every sigmoid is computed as ``0.5 * tanh(x / 2) + 0.5`` with the 1/2 folded
   into a scaled copy of the gate weights, so one ``np.tanh`` call activates all sigmoid gates
   of a step (the LSTM keeps its gates in the order (o, i, f, g) so that they are one block).
 * ``forward_step(w, ...)`` advances the state by one step, writing into given output arrays.
+  Its recurrent GEMM comes bound (:func:`bind_gemm_accs`): the BLAS arguments of every step are
+  prepared once per sequence, and the step only makes the call.
 * ``backward_factors(...)`` computes, for a chunk of steps at once, the elementwise factors the
   backward steps multiply by (vectorised over time instead of recomputed at every step).
 * ``backward_step(w, ...)`` propagates the gradient of one step and writes the gradient with
@@ -34,7 +36,8 @@ measurable part of each call. Scalars are numpy scalars of the computation's dty
 reason (a Python float is converted at every call).
 
 Below the step functions, each cell has a few adapters that own the buffers of one direction
-over T steps and hand the step functions their per-step views, built once per call. The time
+over T steps and hand the step functions their per-step views and bound GEMMs, built once per
+call by iterating over the buffers (cheaper than slicing inside every step). The time
 loop, masking, direction and stacking live in :mod:`skrnn.nn.recurrent`; nothing here knows
 about them. Shapes use ``n`` for active sequences, ``H`` for the hidden size, ``D`` for the
 input size, ``K`` for a chunk of steps.
@@ -88,15 +91,27 @@ def bind_gemm_accs(outs, a, b):
     if gemm is None:
         return [None if o is None else partial(_add_product, o, x, y)
                 for o, x, y in zip(outs, a_list, b_list)]
-    # operands for BLAS: transposed views, and flags for the fixed weight matrices
-    b_t, trans_b = ([y if y is None else y.T for y in b], [0] * n) if isinstance(b, list) else \
-        [[v] * n for v in _blas_operand(b.T)]
-    a_t, trans_a = ([x if x is None else x.T for x in a], [0] * n) if isinstance(a, list) else \
-        [[v] * n for v in _blas_operand(a.T)]
-    return [None if o is None
-            else partial(gemm, 1.0, bt, at, 1.0, o.T, tb, ta, 1) if o.flags.c_contiguous
-            else partial(_add_product, o, x, y)
-            for o, x, y, at, ta, bt, tb in zip(outs, a_list, b_list, a_t, trans_a, b_t, trans_b)]
+    bound = []
+    if isinstance(a, list):  # per-step left operands, one weight matrix on the right
+        b_t, trans_b = _blas_operand(b.T)
+        for o, x in zip(outs, a):
+            bound.append(None if o is None else
+                         partial(gemm, 1.0, b_t, x.T, 1.0, o.T, trans_b, 0, 1)
+                         if o.flags.c_contiguous else partial(_add_product, o, x, b))
+    elif isinstance(b, list):  # one weight matrix on the left, per-step right operands
+        a_t, trans_a = _blas_operand(a.T)
+        for o, y in zip(outs, b):
+            bound.append(None if o is None else
+                         partial(gemm, 1.0, y.T, a_t, 1.0, o.T, 0, trans_a, 1)
+                         if o.flags.c_contiguous else partial(_add_product, o, a, y))
+    else:
+        b_t, trans_b = _blas_operand(b.T)
+        a_t, trans_a = _blas_operand(a.T)
+        for o in outs:
+            bound.append(None if o is None else
+                         partial(gemm, 1.0, b_t, a_t, 1.0, o.T, trans_b, trans_a, 1)
+                         if o.flags.c_contiguous else partial(_add_product, o, a, b))
+    return bound
 
 
 def bind_gemm_acc(out, a, b):
@@ -232,7 +247,8 @@ def _bh_views(a, index, ns):
 class RNNCell:
     """Elman RNN cell: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)`` with act = tanh or relu.
 
-    Layout "BH": per step, arrays are (n, H).
+    Layout "BH": per step, arrays are (n, H). The input projection is written into the state
+    buffer itself, where each step adds the recurrent term and activates in place.
 
     Parameters
     ----------
@@ -242,8 +258,8 @@ class RNNCell:
     n_gates = 1
     has_cell_state = False
     layout = "BH"
-    private = ("A",)  # buffers that are free once the backward pass is done
-    inference_scratch = ("A",)  # buffers that are free after an inference forward pass
+    private = ()  # buffers that are free once the backward pass is done
+    inference_scratch = ()  # buffers that are free after an inference forward pass
 
     def __init__(self, activation="tanh"):
         if activation not in ("tanh", "relu"):
@@ -263,15 +279,15 @@ class RNNCell:
     def gate_order(self, H):
         return np.arange(H)
 
-    def forward_step(self, w, recurrent, a, h):
-        """One step. a : (n, H) input projection, overwritten with the pre-activation
-        by ``recurrent()``, which adds ``h_prev W_hh^T`` (:func:`bind_gemm_acc`), h_prev
-        (n, H) being the previous state; writes h = act(a) : (n, H)."""
+    def forward_step(self, w, recurrent, h):
+        """One step. h : (n, H) holds the input projection; ``recurrent()`` adds
+        ``h_prev W_hh^T`` (:func:`bind_gemm_acc`), h_prev (n, H) being the previous state, and
+        h is overwritten with its activation act(h)."""
         recurrent()
         if self.activation == "tanh":
-            np.tanh(a, h)
+            np.tanh(h, h)
         else:
-            np.maximum(a, w.zero, out=h)
+            np.maximum(h, w.zero, out=h)
 
     def backward_factors(self, h, D):
         """For a chunk of steps: D = d act / d pre-activation, from the outputs h (K, B, H)."""
@@ -301,25 +317,21 @@ class RNNCell:
     # ``steps`` holds the columns (t, i_prev, i_out, n) forward and (t, t_prev, n, m)
     # backward, see :mod:`skrnn.nn.recurrent`.
     def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
-        """Buffers for T steps: ``A`` (T, B, H) for the input projection (``proj``) and the
-        pre-activations; ``H`` (T+1, B, H) holds the states (one slot for h0), zero wherever
-        no step writes."""
-        dt, shape = h0.dtype, (T + 1,) + h0.shape
-        H = ws.empty(shape, dt)
-        if padded:
-            H.fill(0)
-        elif reverse:
+        """Buffers for T steps: ``H`` (T+1, B, H) holds the states (one slot for h0). The input
+        projection (``proj``, zero at padded steps) goes into the T slots the steps write, so
+        ``H`` is zero wherever no step writes."""
+        H = ws.empty((T + 1,) + h0.shape, h0.dtype)
+        if reverse:
             H[T] = 0
+            return {"H": H, "proj": H[:T]}
         H[0] = h0
-        A = ws.empty((T,) + h0.shape, dt)
-        return {"A": A, "H": H, "proj": A}
+        return {"H": H, "proj": H[1:]}
 
     def forward_args(self, w, bufs, steps):
         t, i_prev, i_out, n = steps
-        A, H = bufs["A"], bufs["H"]
-        a = _bh_views(A, t, n)
-        recurrent = bind_gemm_accs(a, _bh_views(H, i_prev, n), w.W_hhT)
-        return zip(recurrent, a, _bh_views(H, i_out, n))
+        H = bufs["H"]
+        h = _bh_views(H, i_out, n)
+        return zip(bind_gemm_accs(h, _bh_views(H, i_prev, n), w.W_hhT), h)
 
     def finish_forward(self, bufs, ws, keep):
         pass

@@ -19,8 +19,11 @@ A cell keeps its per-step arrays either time-major, (n, H) (layout "BH"), or tra
 
 Work outside the loop is done for many steps at once: the input projection of every step is one
 (batched) GEMM before the loop, the weight gradients are one GEMM over all steps after it (over
-groups of steps for large sizes), and the elementwise factors of the backward steps are computed
-for chunks of steps small enough to stay in cache.
+groups of steps for large sizes, the bias gradients as GEMVs), and the elementwise factors of
+the backward steps are computed for chunks of steps small enough to stay in cache.
+
+Buffers of 128 KiB and more come from a per-thread :class:`Workspace` and go back to it when a
+call is done with them, so successive calls write into memory that is already mapped.
 """
 
 import math
@@ -154,17 +157,18 @@ def clear_workspace():
     workspace().clear()
 
 
-def project(X, W, b, layout, out=None, ws=None):
+def project(X, W, b, layout, out=None, ws=None, real=None):
     """Input projection for all steps at once, bias included.
 
-    X : (T, B, D) time-major input; W : (G*H, D); b : (G*H,).
+    X : (T, B, D) time-major input; W : (G*H, D); b : (G*H,). real : None, or a (T, B) mask of
+    the real steps, where the bias is added (the projection of a padded step is then zero).
     Returns ``X W^T + b`` as (T, B, G*H) for layout "BH", or per step ``W x_t^T + b`` as
     (T, G*H, B) for layout "HB"; written into ``out`` if given.
 
-    The bias is one more input feature that is always 1, so that the GEMM adds it: a separate
-    pass over the result costs about as much as the GEMM itself when D is small. This also
-    keeps a single input feature (D = 1) on the BLAS path, which matmul with an inner dimension
-    of 1 leaves (an order of magnitude slower).
+    The bias is one more input feature that is always 1 (``real``), so that the GEMM adds it: a
+    separate pass over the result costs about as much as the GEMM itself when D is small. This
+    also keeps a single input feature (D = 1) on the BLAS path, which matmul with an inner
+    dimension of 1 leaves (an order of magnitude slower).
     """
     T, B, D = X.shape
     GH = W.shape[0]
@@ -174,13 +178,14 @@ def project(X, W, b, layout, out=None, ws=None):
     if layout == "BH":
         A = np.empty((T, B, GH), X.dtype) if out is None else out
         X1 = new((T * B, D + 1), X.dtype)
-        X1[:, :D], X1[:, D] = X.reshape(T * B, D), 1
+        X1[:, :D] = X.reshape(T * B, D)
+        X1[:, D] = 1 if real is None else real.reshape(T * B)
         np.matmul(X1, Wb.T, out=A.reshape(T * B, GH))
     else:
         A = np.empty((T, GH, B), X.dtype) if out is None else out
         X1 = new((T, D + 1, B), X.dtype)
         np.copyto(X1[:, :D], X.transpose(0, 2, 1))
-        X1[:, D] = 1
+        X1[:, D] = 1 if real is None else real
         np.matmul(Wb, X1, out=A)
     if ws is not None:
         ws.give(X1)
@@ -224,7 +229,8 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=Tru
     padded = T > 0 and min(n_active) < B
     bufs = cell.allocate(w, T, h0, c0, ws, keep, reverse, padded)
     W_ih, b = (w.W_ih, w.b) if cell.layout == "BH" else (w.W_ih_s, w.b_s)
-    project(X, W_ih, b, cell.layout, bufs.pop("proj"), ws)
+    real = (np.arange(B) < np.array(n_active)[:, None]) if padded else None
+    project(X, W_ih, b, cell.layout, bufs.pop("proj"), ws, real)
     steps = _time_steps(n_active, reverse)
     step = cell.forward_step
     with single_threaded_blas(B * H * H * cell.n_gates):
