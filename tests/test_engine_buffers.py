@@ -125,3 +125,29 @@ def test_results_never_alias_reused_buffers(cell, bidirectional):
         np.testing.assert_array_equal(before, now)
     np.testing.assert_array_equal(net.forward(theta, X1, lengths), kept[0])
     clear_workspace()
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_rnn_large_products_through_matmul_match_blas(monkeypatch, bidirectional):
+    """Large (n, H) @ (H, H) products of the vanilla RNN take numpy's matmul plus an addition
+    instead of one BLAS gemm: both give the same outputs and gradients (float64 round-off)."""
+    import skrnn.nn.cells as cells
+
+    rng = np.random.default_rng(4)
+    net = RecurrentNetwork("rnn", input_size=2, hidden_sizes=(64,), n_outputs=3,
+                           bidirectional=bidirectional)
+    theta = net.init_params(rng)
+    X = rng.normal(size=(9, 6, 2))
+    lengths = np.array([6, 1, 4, 6, 2, 5, 3, 6, 1])  # padded rows too
+    y = rng.integers(0, 3, size=9)
+
+    monkeypatch.setattr(cells, "_MATMUL_MIN_SIZE", 0)  # every product through matmul
+    out_matmul = net.forward(theta, X, lengths)
+    loss_matmul, grad_matmul = net.loss_and_grad(theta, X, lengths, y, "softmax")
+    monkeypatch.setattr(cells, "_MATMUL_MIN_SIZE", np.inf)  # every product through gemm
+    out_gemm = net.forward(theta, X, lengths)
+    loss_gemm, grad_gemm = net.loss_and_grad(theta, X, lengths, y, "softmax")
+
+    np.testing.assert_allclose(out_matmul, out_gemm, rtol=1e-12, atol=1e-12)
+    assert loss_matmul == pytest.approx(loss_gemm, rel=1e-12)
+    np.testing.assert_allclose(grad_matmul, grad_gemm, rtol=1e-10, atol=1e-12)
