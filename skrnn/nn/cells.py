@@ -447,7 +447,7 @@ class LSTMCell:
         """One step over n sequences (columns).
 
         recurrent : callable doing ``a += W_hh_s h_prev`` (:func:`bind_gemm_acc`), h_prev
-            (H, n) being the previous state.
+        (H, n) being the previous state.
         a : (4H, n) scaled input projection; overwritten with the activated gates.
         sig, o, i, f, g : views of a: its sigmoid rows ``a[:3H]`` and its gate blocks (H, n).
         c_prev : (H, n) previous cell state. c, tanh_c, h : (H, n) outputs. tmp : (H, n) scratch.
@@ -499,8 +499,8 @@ class LSTMCell:
         dZ_o (H, n), dZ_ifg (3, H, n): outputs, the gradient w.r.t. the gate pre-activations
         (o and i, f, g: the blocks of one (4H, n) array dZ).
         recurrent : None, or a callable doing ``dh_prev += (W_hh^T dZ)[:, :m]``
-            (:func:`bind_gemm_acc`), dh_prev (H, m) being the gradient w.r.t. h_{t-1} of the
-            m <= n sequences that have a previous step.
+        (:func:`bind_gemm_acc`), dh_prev (H, m) being the gradient w.r.t. h_{t-1} of the
+        m <= n sequences that have a previous step.
         tmp : (H, n) scratch.
         """
         np.multiply(dh, F_o, tmp)
@@ -641,9 +641,9 @@ class GRUCell:
         """One step over n sequences (columns).
 
         recurrent_rz, recurrent_n : callables doing ``rz += W_hrz_s h_prev`` and
-            ``hn += W_hn h_prev`` (:func:`bind_gemm_acc`).
+        ``hn += W_hn h_prev`` (:func:`bind_gemm_acc`).
         rz : (2H, n) and n : (H, n), the blocks of the scaled input projection a (3H, n),
-            overwritten with the activated gates; r, z : (H, n) the blocks of rz.
+        overwritten with the activated gates; r, z : (H, n) the blocks of rz.
         h_prev : (H, n) previous state.
         hn : (H, n) holds b_hn on entry; overwritten with W_hn h_prev + b_hn (kept for the
         backward pass). h : (H, n) output. tmp : (H, n) scratch.
