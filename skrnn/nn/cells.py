@@ -564,7 +564,6 @@ class LSTMCell:
         k = [i - lo for i in t]
         A, dH, F, P = bufs["A"], bwd["dH"], bwd["F"], bwd["P"]
         H = dH.shape[1]
-        dZ = _hb_views(A, t, n)
         recurrent = bind_gemm_accs(_hb_views(dH, t_prev, m), w.W_hhT, _hb_views(A, t, m))
         return zip(_hb_views(dH, t, n), [_cols(bwd["dc"], j) for j in n],
                    _hb_views(F[:, H:], k, n), _hb_views(P[:, :H], k, n),
