@@ -151,3 +151,13 @@ def test_rnn_large_products_through_matmul_match_blas(monkeypatch, bidirectional
     np.testing.assert_allclose(out_matmul, out_gemm, rtol=1e-12, atol=1e-12)
     assert loss_matmul == pytest.approx(loss_gemm, rel=1e-12)
     np.testing.assert_allclose(grad_matmul, grad_gemm, rtol=1e-10, atol=1e-12)
+
+
+def test_cells_are_shared_and_bad_names_are_rejected_clearly():
+    from skrnn.nn.cells import get_cell
+
+    assert get_cell("lstm") is get_cell("lstm")
+    assert get_cell("rnn", "relu") is not get_cell("rnn", "tanh")
+    for args in [(["rnn"],), ("rnn", ["tanh"]), ("rnn", {"a": 1}), ("cnn",)]:
+        with pytest.raises(ValueError, match="must be"):
+            get_cell(*args)

@@ -157,11 +157,11 @@ def _gate_permutation(order, H):
 def _scaled(weight, n_sigmoid_rows, perm=None, empty=np.empty):
     """``weight[perm]`` (G*H, D) with its first rows (the sigmoid gates) halved, in a buffer
     from ``empty(shape, dtype)``."""
-    out = empty(weight.shape, weight.dtype)
     if perm is None:
+        out = empty(weight.shape, weight.dtype)
         np.copyto(out, weight)
     else:
-        np.take(weight, perm, axis=0, out=out)
+        out = _permuted(weight, perm, empty)
     out[:n_sigmoid_rows] *= weight.dtype.type(0.5)
     return out
 
@@ -218,6 +218,14 @@ def _time_major(S, ws):
     shape = (S.shape[0], S.shape[2], S.shape[1])
     out = ws.empty(shape, S.dtype)
     np.copyto(out, S.transpose(0, 2, 1))
+    return out
+
+
+def _step_major(dH, ws):
+    """The gradients dH (T, B, H) copied to a (T, H, B) array from ``ws`` ("HB" layout)."""
+    T, B, H = dH.shape
+    out = ws.empty((T, H, B), dH.dtype)
+    np.copyto(out, dH.transpose(0, 2, 1))
     return out
 
 
@@ -547,9 +555,7 @@ class LSTMCell:
         """Backward state; the gradients dZ overwrite the gates ``A`` step by step."""
         T, B, H = dH.shape
         dt = dH.dtype
-        dHs = ws.empty((T, H, B), dt)
-        np.copyto(dHs, dH.transpose(0, 2, 1))
-        return {"dH": dHs, "P": ws.empty((chunk, 4 * H, B), dt),
+        return {"dH": _step_major(dH, ws), "P": ws.empty((chunk, 4 * H, B), dt),
                 "F": ws.empty((chunk, 2 * H, B), dt), "dc": ws.zeros((H, B), dt),
                 "tmp": ws.empty((H, B), dt)}
 
@@ -736,9 +742,7 @@ class GRUCell:
         """Backward state; dZn overwrites the n gate of ``A`` step by step."""
         T, B, H = dH.shape
         dt = dH.dtype
-        dHs = ws.empty((T, H, B), dt)
-        np.copyto(dHs, dH.transpose(0, 2, 1))
-        return {"dH": dHs, "dGh": ws.empty((T, 3 * H, B), dt),
+        return {"dH": _step_major(dH, ws), "dGh": ws.empty((T, 3 * H, B), dt),
                 "Q": ws.empty((chunk, 3 * H, B), dt), "F_n": ws.empty((chunk, H, B), dt),
                 "tmp": ws.empty((H, B), dt)}
 
@@ -787,14 +791,17 @@ class GRUCell:
         return Zx.reshape(H3, K * B), Zh.reshape(H3, K * B), (Zx, Zh)
 
 
-@lru_cache(maxsize=None)
 def get_cell(cell, activation="tanh"):
     """The cell object for ``cell`` in {"rnn", "lstm", "gru"} (cells hold no state: one object
     per kind is shared)."""
-    if cell == "rnn":
-        return RNNCell(activation)
-    if cell == "lstm":
-        return LSTMCell()
-    if cell == "gru":
-        return GRUCell()
-    raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {cell!r}")
+    if cell not in ("rnn", "lstm", "gru"):
+        raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {cell!r}")
+    if cell == "rnn" and activation not in ("tanh", "relu"):
+        raise ValueError(f"activation must be 'tanh' or 'relu', got {activation!r}")
+    return _shared_cell(cell, activation if cell == "rnn" else "tanh")
+
+
+@lru_cache(maxsize=None)
+def _shared_cell(cell, activation):
+    return {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[cell](
+        *((activation,) if cell == "rnn" else ()))
