@@ -195,15 +195,25 @@ def _constants(dtype):
     return {"zero": dtype.type(0), "half": dtype.type(0.5)}
 
 
-def _states(T, s0, ws, reverse, padded):
-    """State buffer (T+1, H, B) with the initial state s0 (B, H) in slot 0, zero wherever no
-    step writes: everywhere but slot 0 if some sequences are padded, the slot T a reverse
-    direction starts from, else nowhere (every step writes every column)."""
+def last_slot(L, slots):
+    """The state slot a sequence of length L >= 1 ends in, out of ``slots``: L when there
+    are T+1 slots, one per step; else the states move through a ring of ``slots - 1`` steps
+    at a time (see :mod:`skrnn.nn.recurrent`) and the step L-1 writes slot (L-1) % (slots-1)+1.
+    A reverse direction over T steps starts from this slot for L = T."""
+    return (L - 1) % (slots - 1) + 1
+
+
+def _states(T, s0, ws, reverse, padded, slots=None):
+    """State buffer (slots, H, B), by default T+1 slots, with the initial state s0 (B, H) in
+    slot 0, zero wherever no step writes: everywhere but slot 0 if some sequences are padded,
+    the slot a reverse direction starts from (:func:`last_slot`), else nowhere (every step
+    writes every column)."""
     B, H = s0.shape
-    S = ws.zeros((T + 1, H, B), s0.dtype) if padded else ws.empty((T + 1, H, B), s0.dtype)
+    slots = T + 1 if slots is None else slots
+    S = ws.zeros((slots, H, B), s0.dtype) if padded else ws.empty((slots, H, B), s0.dtype)
     S[0] = s0.T
-    if reverse and not padded:
-        S[T] = 0
+    if reverse and not padded and T:
+        S[last_slot(T, slots)] = 0
     return S
 
 
@@ -339,10 +349,15 @@ class RNNCell:
     # ``ws`` is the workspace (:class:`skrnn.nn.recurrent.Workspace`) buffers come from (the
     # states ``H`` too: the backward pass gives them back at its end, the network after an
     # inference pass), ``keep`` says whether a backward pass follows, ``padded`` whether some
-    # sequence is shorter than T.
+    # sequence is shorter than T. A cell with ``chunked = True`` is also given ``chunk``, the
+    # number of steps its projection buffer holds, and ``slots``, the number of slots of its
+    # state buffers ``states`` (T and T+1 unless inference asks for fewer, see
+    # skrnn.nn.recurrent._ring_sizes); the columns of ``steps`` then index those slots.
+    # ``outputs`` says whether the network reads the states of every step or only the final
+    # ones.
     # ``steps`` holds the columns (t, i_prev, i_out, n) forward and (t, t_prev, n, m)
     # backward, see :mod:`skrnn.nn.recurrent`.
-    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
+    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded, chunk=None, slots=None):
         """Buffers for T steps: ``H`` (T+1, B, H) holds the states (one slot for h0). The input
         projection (``proj``, zero at padded steps) goes into the T slots the steps write, so
         ``H`` is zero wherever no step writes."""
@@ -370,7 +385,7 @@ class RNNCell:
             bufs["scratch"] = np.empty((B, H), W.dtype)
         return bind_matmul_adds(outs, a, W, bufs["scratch"])
 
-    def finish_forward(self, bufs, ws, keep):
+    def finish_forward(self, bufs, ws, keep, outputs=True):
         pass
 
     def start_backward(self, bufs, dH, chunk, ws):
@@ -422,6 +437,8 @@ class LSTMCell:
     n_gates = 4
     has_cell_state = True
     layout = "HB"
+    chunked = True  # supports a projection of a few steps at a time and a ring of states
+    states = ("HS", "CS")
     private = ("A", "CS", "TC", "tmp")
     inference_scratch = ("A", "TC", "tmp")  # not CS: the cell states "C" are a view of it
     _order = (3, 0, 1, 2)  # PyTorch (i, f, g, o) -> internal (o, i, f, g)
@@ -520,14 +537,17 @@ class LSTMCell:
             recurrent()
 
     # -- sequence adapters --------------------------------------------------------------------
-    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
-        """Buffers: ``A`` (T, 4H, B) receives the input projection (``proj``) and becomes the
-        activated gates; ``HS``, ``CS`` (T+1, H, B) the states and ``TC`` (T, H, B) tanh(c)
-        (one step's worth unless ``keep``), zero wherever no step writes."""
+    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded, chunk=None, slots=None):
+        """Buffers: ``A`` (chunk, 4H, B) receives the input projection (``proj``) and becomes
+        the activated gates; ``HS``, ``CS`` (slots, H, B) the states and ``TC`` (T, H, B)
+        tanh(c) (one step's worth unless ``keep``), zero wherever no step writes. By default
+        chunk = T and slots = T+1."""
         B, H = h0.shape
         dt = h0.dtype
-        A = ws.empty((T, 4 * H, B), dt)
-        HS, CS = _states(T, h0, ws, reverse, padded), _states(T, c0, ws, reverse, padded)
+        chunk, slots = T if chunk is None else chunk, T + 1 if slots is None else slots
+        A = ws.empty((chunk, 4 * H, B), dt)
+        HS = _states(T, h0, ws, reverse, padded, slots)
+        CS = _states(T, c0, ws, reverse, padded, slots)
         TC = ws.zeros((T, H, B), dt) if keep and padded else ws.empty((T if keep else 1, H, B),
                                                                        dt)
         return {"A": A, "HS": HS, "CS": CS, "TC": TC, "proj": A, "tmp": ws.empty((H, B), dt)}
@@ -544,11 +564,15 @@ class LSTMCell:
                    _hb_views(CS, i_prev, n), _hb_views(CS, i_out, n), tc,
                    _hb_views(HS, i_out, n), [_cols(tmp, k) for k in n])
 
-    def finish_forward(self, bufs, ws, keep):
-        """Time-major states for the network: ``H`` (T+1, B, H) a copy, ``C`` a view."""
+    def finish_forward(self, bufs, ws, keep, outputs=True):
+        """Time-major states for the network: ``H`` (T+1, B, H) a copy, ``C`` a view; without
+        ``outputs``, both are views (of which only the final states are read)."""
+        bufs["C"] = bufs["CS"].transpose(0, 2, 1)
+        if not outputs:
+            bufs["H"] = bufs["HS"].transpose(0, 2, 1)  # "HS" stays, to be given back with bufs
+            return
         HS = bufs.pop("HS")
         bufs["H"] = _time_major(HS, ws)
-        bufs["C"] = bufs["CS"].transpose(0, 2, 1)
         ws.give(HS)
 
     def start_backward(self, bufs, dH, chunk, ws):
@@ -710,7 +734,7 @@ class GRUCell:
             recurrent()
 
     # -- sequence adapters --------------------------------------------------------------------
-    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded):
+    def allocate(self, w, T, h0, c0, ws, keep, reverse, padded, chunk=None, slots=None):
         """Buffers: ``A`` (T, 3H, B) receives the input projection (``proj``) and becomes the
         activated gates (r, z, n); ``HS`` (T+1, H, B) the states (zero wherever no step
         writes); ``HN`` (T, H, B) = W_hn h + b_hn."""
@@ -734,7 +758,7 @@ class GRUCell:
         return zip(recurrent_rz, recurrent_n, rz, *gates, h_prev, hn, _hb_views(HS, i_out, n),
                    [_cols(tmp, k) for k in n])
 
-    def finish_forward(self, bufs, ws, keep):
+    def finish_forward(self, bufs, ws, keep, outputs=True):
         """Time-major states for the network: ``H`` (T+1, B, H), a copy."""
         bufs["H"] = _time_major(bufs["HS"], ws)
 

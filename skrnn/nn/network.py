@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .cells import get_cell
+from .cells import get_cell, last_slot
 from .losses import LOSSES
 from .recurrent import (direction_backward, direction_forward, direction_outputs, final_states,
                         workspace)
@@ -212,16 +212,18 @@ class RecurrentNetwork:
                 for H in self.hidden_sizes]
 
     def _forward_layers(self, W, X, n_active, lengths, state, rng=None, for_backward=True,
-                        next_window=False):
+                        next_window=False, outputs=True):
         """All layers over one window. Returns per-layer caches, top outputs and next state.
 
         Each cache is (layer input, dropout mask or None, [direction buffers]). ``state`` holds
         the forward directions' initial states; reverse directions always start at zero.
         ``for_backward=False`` (inference) frees the buffers only a backward pass needs. The next
-        state is computed only if ``next_window`` (truncated BPTT), else it is empty.
+        state is computed only if ``next_window`` (truncated BPTT), else it is empty. Without
+        ``outputs`` (inference only), the top layer keeps only its final states
+        (:meth:`_last_features`) and the top outputs are None.
         """
         cell, caches, next_state = self._cell, [], []
-        inp = X
+        inp, top = X, len(self.hidden_sizes) - 1
         for k, H in enumerate(self.hidden_sizes):
             mask = None
             if k > 0 and rng is not None and self.dropout > 0:
@@ -234,13 +236,15 @@ class RecurrentNetwork:
                 if reverse:
                     h0, c0 = np.zeros_like(h0), np.zeros_like(c0)
                 bufs = direction_forward(cell, w, inp, n_active, h0, c0, reverse,
-                                         keep=for_backward)
+                                         keep=for_backward, outputs=outputs or k < top)
                 dirs.append(bufs)
                 outs.append(direction_outputs(bufs["H"], reverse)[0])
                 if next_window:  # the state the next window starts from
                     layer_state.append((h0, c0) if reverse else final_states(bufs, lengths))
             caches.append((inp, mask, dirs))
             next_state.append(layer_state)
+            if not outputs and k == top:
+                return caches, None, next_state
             inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
         return caches, inp, next_state
 
@@ -253,15 +257,17 @@ class RecurrentNetwork:
     def _last_features(self, caches, lengths, rows):
         """Forward direction's last real state joined with the backward direction's first."""
         dirs = caches[-1][2]
-        feats = [dirs[0]["H"][lengths[rows], rows]]
+        H = dirs[0]["H"]
+        feats = [H[last_slot(lengths[rows], len(H)), rows]]
         if self.bidirectional:
             feats.append(dirs[1]["H"][0, rows])
         return np.concatenate(feats, axis=1) if len(feats) > 1 else feats[0]
 
     @contextmanager
-    def _run(self, theta, X, lengths):
+    def _run(self, theta, X, lengths, outputs=True):
         """Context: forward over the whole batch (no truncation, no dropout); gives
-        (batch, P, caches, top), whose buffers go back to the workspace on exit."""
+        (batch, P, caches, top), whose buffers go back to the workspace on exit. Without
+        ``outputs``, only the head input of output="last" can be read (and top is None)."""
         batch = self._batch(X, lengths)
         P = self.unpack(theta)
         W = self._prepared(P, batch.X.dtype, for_backward=False)
@@ -269,7 +275,7 @@ class RecurrentNetwork:
         caches = ()
         try:
             caches, top, _ = self._forward_layers(W, batch.X, batch.n_active, batch.lengths,
-                                                  state, for_backward=False)
+                                                  state, for_backward=False, outputs=outputs)
             yield batch, P, caches, top
         finally:
             _give_back(W, caches)
@@ -279,7 +285,8 @@ class RecurrentNetwork:
 
         The dtype of X decides the dtype of the computation.
         """
-        with self._run(theta, X, lengths) as (batch, P, caches, top):
+        sequence = self.output == "sequence"
+        with self._run(theta, X, lengths, outputs=sequence) as (batch, P, caches, top):
             rows = np.arange(len(batch.lengths))
             feats = self._features(caches, top, batch.lengths, rows)
             Z = (feats @ P["head.weight"].T.astype(feats.dtype)

@@ -22,6 +22,12 @@ Work outside the loop is done for many steps at once: the input projection of ev
 groups of steps for large sizes, the bias gradients as GEMVs), and the elementwise factors of
 the backward steps are computed for chunks of steps small enough to stay in cache.
 
+Inference needs neither the gates of every step nor, when only the final states are read, the
+states of every step. A cell that supports it (the LSTM) then projects the input of a chunk of
+steps at a time into a buffer that stays in cache, and keeps the states of a chunk in a ring of
+chunk+1 slots; every chunk then runs through the same per-step views, built once per call
+(see :func:`_ring_sizes`, :func:`skrnn.nn.cells.last_slot`).
+
 Buffers of 128 KiB and more come from a per-thread :class:`Workspace` and go back to it when a
 call is done with them, so successive calls write into memory that is already mapped.
 """
@@ -33,11 +39,17 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .cells import last_slot
+
 __all__ = ["project", "direction_forward", "direction_backward", "direction_outputs",
            "final_states", "Workspace", "workspace", "clear_workspace"]
 
 # Elements of backward factors computed at once (a chunk of steps): about 512 KB in float32.
 _CHUNK_ELEMENTS = 1 << 17
+# Gates projected at once during inference (:func:`_ring_sizes`): about 512 KB in float32,
+# and at least this many steps.
+_RING_ELEMENTS = 1 << 17
+_MIN_CHUNK_STEPS = 4
 # Elements of gate gradients summed into the weight gradients at once: about 8 MB in float32.
 _GROUP_ELEMENTS = 1 << 21
 
@@ -170,10 +182,20 @@ def project(X, W, b, layout, out=None, ws=None, real=None):
     also keeps a single input feature (D = 1) on the BLAS path, which matmul with an inner
     dimension of 1 leaves (an order of magnitude slower).
     """
+    return _project(X, _with_bias(W, b), layout, out, ws, real)
+
+
+def _with_bias(W, b):
+    """``[W | b]`` (G*H, D+1): the weights of the input projection with the bias as a column."""
+    Wb = np.empty((W.shape[0], W.shape[1] + 1), W.dtype)
+    Wb[:, :-1], Wb[:, -1] = W, b
+    return Wb
+
+
+def _project(X, Wb, layout, out, ws, real):
+    """:func:`project` with the bias already a column of ``Wb`` (:func:`_with_bias`)."""
     T, B, D = X.shape
-    GH = W.shape[0]
-    Wb = np.empty((GH, D + 1), X.dtype)
-    Wb[:, :D], Wb[:, D] = W, b
+    GH = Wb.shape[0]
     new = np.empty if ws is None else ws.empty
     if layout == "BH":
         A = np.empty((T, B, GH), X.dtype) if out is None else out
@@ -204,7 +226,38 @@ def _time_steps(n, reverse):
     return t, t, list(range(1, T + 1)), n[:T]
 
 
-def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=True):
+def _ring_sizes(cell, T, B, H, keep, outputs):
+    """(chunk, slots): how many steps are projected at once and how many state slots are kept.
+
+    Training keeps everything: the projection of all T steps (the gates the backward pass
+    needs) and T+1 state slots. Inference with a cell that supports it (``cell.chunked``)
+    projects ``chunk`` steps at a time into a buffer small enough to stay in cache, instead of
+    writing the projection of all steps to memory before the loop. When only the final states
+    are read (``outputs=False``), the states of a chunk live in ``chunk + 1`` slots too: the
+    steps of every chunk work on the same buffers through the same per-step views, and the
+    state after a chunk is copied to the slot the next chunk starts from.
+    """
+    if keep or not getattr(cell, "chunked", False) or T == 0:
+        return T, T + 1
+    chunk = min(T, max(_MIN_CHUNK_STEPS, _RING_ELEMENTS // (B * H * cell.n_gates)))
+    return chunk, (chunk + 1 if not outputs else T + 1)
+
+
+def _chunks(steps, chunk):
+    """The columns of ``steps`` (:func:`_time_steps`) split into the steps of each aligned
+    chunk [lo, lo + chunk), in processing order. Yields (lo, block)."""
+    t = steps[0]
+    i, total = 0, len(t)
+    forward = total < 2 or t[1] > t[0]
+    while i < total:
+        lo = t[i] // chunk * chunk
+        j = min(total, i + (lo + chunk - t[i] if forward else t[i] - lo + 1))
+        yield lo, [c[i:j] for c in steps]
+        i = j
+
+
+def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=True,
+                      outputs=True):
     """Run one direction of one layer over a padded, length-sorted batch.
 
     Parameters
@@ -216,27 +269,48 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=Tru
     h0, c0 : ndarray (B, H), initial states (c0 for the LSTM only; both zero if reverse)
     reverse : bool
     keep : bool, whether to keep what :func:`direction_backward` needs (False: inference)
+    outputs : bool, whether the states of every step are needed; if False (inference only),
+        only :func:`final_states` and the reverse direction's ``H[0]`` may be read.
 
     Returns
     -------
     bufs : dict of the cell's buffers; ``bufs["H"]`` (T+1, B, H) holds the states, see the
-        module docstring, and ``bufs["C"]`` the LSTM's cell states likewise.
+        module docstring, and ``bufs["C"]`` the LSTM's cell states likewise. Without
+        ``outputs`` they may have fewer slots (:func:`_ring_sizes`, :func:`final_states`).
     """
     ws = workspace()
     T = X.shape[0]
     n_active = n_active.tolist()
     B, H = h0.shape
     padded = T > 0 and min(n_active) < B
-    bufs = cell.allocate(w, T, h0, c0, ws, keep, reverse, padded)
-    W_ih, b = (w.W_ih, w.b) if cell.layout == "BH" else (w.W_ih_s, w.b_s)
+    chunk, slots = _ring_sizes(cell, T, B, H, keep, outputs)
+    ring = slots <= T
+    bufs = cell.allocate(w, T, h0, c0, ws, keep, reverse, padded, chunk, slots)
+    proj = bufs.pop("proj")
+    Wb = _with_bias(*((w.W_ih, w.b) if cell.layout == "BH" else (w.W_ih_s, w.b_s)))
     real = (np.arange(B) < np.array(n_active)[:, None]) if padded else None
-    project(X, W_ih, b, cell.layout, bufs.pop("proj"), ws, real)
-    steps = _time_steps(n_active, reverse)
     step = cell.forward_step
+    steps = _time_steps(n_active, reverse)
+    # Unpadded, every chunk of a ring runs the steps of one full chunk, or a part of them.
+    ring_args = (list(cell.forward_args(w, bufs, _time_steps([B] * chunk, reverse)))
+                 if ring and not padded else None)
     with single_threaded_blas(B * H * H * cell.n_gates):
-        for args in cell.forward_args(w, bufs, steps):
-            step(w, *args)
-    cell.finish_forward(bufs, ws, keep)
+        for k, (lo, (t, i_prev, i_out, n)) in enumerate(_chunks(steps, chunk)):
+            hi = min(lo + chunk, T)
+            _project(X[lo:hi], Wb, cell.layout, proj[: hi - lo], ws,
+                     None if real is None else real[lo:hi])
+            if ring and k:  # carry the state over to the slot this chunk starts from
+                for name in cell.states:
+                    bufs[name][chunk if reverse else 0] = bufs[name][0 if reverse else chunk]
+            if ring_args is None:
+                s = lo if ring else 0
+                args = cell.forward_args(w, bufs, ([i - lo for i in t], [i - s for i in i_prev],
+                                                   [i - s for i in i_out], n))
+            else:
+                args = ring_args[chunk - len(t):] if reverse else ring_args[: len(t)]
+            for a in args:
+                step(w, *a)
+    cell.finish_forward(bufs, ws, keep, outputs)
     if not keep:
         ws.give(*(bufs.pop(name) for name in cell.inference_scratch))
     return bufs
@@ -255,8 +329,9 @@ def final_states(bufs, lengths):
     Rows of length 0 keep their initial state. Returns h (B, H) and c (B, H) or None.
     """
     rows = np.arange(len(lengths))
-    h = bufs["H"][lengths, rows]
-    c = bufs["C"][lengths, rows] if "C" in bufs else None
+    slot = last_slot(lengths, len(bufs["H"]))  # L, or its slot in a ring (_ring_sizes)
+    h = bufs["H"][slot, rows]
+    c = bufs["C"][slot, rows] if "C" in bufs else None
     return h, c
 
 

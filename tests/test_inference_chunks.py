@@ -1,0 +1,114 @@
+"""Chunked inference: the input projection a few steps at a time, the states in a ring.
+
+At the benchmark sizes a chunk holds dozens of steps, more than most tests have, so these tests
+shrink the chunk (``_RING_ELEMENTS`` = 0 leaves ``_MIN_CHUNK_STEPS`` steps per chunk) and check
+that every inference output equals the one computed with the whole sequence in one chunk: for
+chunks that divide T and chunks that do not, both directions, stacked layers and padding.
+"""
+
+import numpy as np
+import pytest
+
+import skrnn.nn.recurrent as recurrent
+from skrnn.nn import RecurrentNetwork
+from skrnn.nn.cells import get_cell
+from skrnn.nn.recurrent import direction_forward, final_states
+
+T = 11
+
+
+def _chunks_of(monkeypatch, steps):
+    """Make inference use chunks of ``steps`` steps (None: one chunk for the whole sequence)."""
+    if steps is None:
+        monkeypatch.setattr(recurrent, "_RING_ELEMENTS", 1 << 40)
+    else:
+        monkeypatch.setattr(recurrent, "_RING_ELEMENTS", 0)
+        monkeypatch.setattr(recurrent, "_MIN_CHUNK_STEPS", steps)
+
+
+def _problem(dtype, padded, bidirectional, layers, output="last", seed=0):
+    rng = np.random.default_rng(seed)
+    net = RecurrentNetwork("lstm", input_size=3, hidden_sizes=(5, 4)[:layers], n_outputs=2,
+                           bidirectional=bidirectional, output=output)
+    theta = net.init_params(rng, dtype=dtype)
+    X = rng.normal(size=(6, T, 3)).astype(dtype)
+    lengths = np.array([T, 1, 7, 4, T, 9]) if padded else np.full(6, T)
+    return net, theta, X, lengths
+
+
+def _inference_outputs(net, theta, X, lengths):
+    out = [net.forward(theta, X, lengths)]
+    states, last = net.hidden_states(theta, X, lengths)
+    outputs, h_n, c_n = net.final_states(theta, X, lengths)
+    return out + [states, last, outputs] + h_n + c_n
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4, 11])
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_chunked_inference_equals_one_chunk(monkeypatch, steps, padded, bidirectional, layers,
+                                            output):
+    net, theta, X, lengths = _problem(np.float64, padded, bidirectional, layers, output)
+    _chunks_of(monkeypatch, None)
+    expected = _inference_outputs(net, theta, X, lengths)
+    _chunks_of(monkeypatch, steps)
+    got = _inference_outputs(net, theta, X, lengths)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_chunked_float32_and_float64_keep_their_dtype(monkeypatch, dtype):
+    net, theta, X, lengths = _problem(dtype, True, True, 2)
+    _chunks_of(monkeypatch, None)
+    expected = net.forward(theta, X, lengths)
+    _chunks_of(monkeypatch, 3)
+    got = net.forward(theta, X, lengths)
+    assert got.dtype == dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+def test_ring_keeps_only_a_chunk_of_states_and_the_final_ones(monkeypatch, reverse, padded):
+    """Without per-step outputs the states live in chunk+1 slots, and the final state of every
+    row (forward: after its last real step; reverse: after step 0) is the same as with all
+    T+1 slots."""
+    rng = np.random.default_rng(3)
+    cell, H, B = get_cell("lstm"), 4, 5
+    w = cell.prepare(rng.normal(size=(4 * H, 2)), rng.normal(size=(4 * H, H)),
+                     rng.normal(size=4 * H), rng.normal(size=4 * H), for_backward=False)
+    lengths = np.array([T, 9, 6, 3, 1]) if padded else np.full(B, T)
+    n_active = (np.arange(T)[:, None] < lengths).sum(axis=1)
+    X = rng.normal(size=(T, B, 2)) * (np.arange(T)[:, None] < lengths)[:, :, None]
+    h0 = np.zeros((B, H)) if reverse else rng.normal(size=(B, H))
+    c0 = np.zeros((B, H)) if reverse else rng.normal(size=(B, H))
+
+    def run(**kw):
+        bufs = direction_forward(cell, w, X, n_active, h0, c0, reverse, keep=False, **kw)
+        return bufs, (bufs["H"][0], bufs["C"][0]) if reverse else final_states(bufs, lengths)
+
+    full, expected = run()
+    assert len(full["H"]) == T + 1
+    _chunks_of(monkeypatch, 4)
+    ring, got = run(outputs=False)
+    assert len(ring["H"]) == 4 + 1
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+    # with outputs, the chunked projection keeps every state
+    chunked, _ = run(outputs=True)
+    np.testing.assert_allclose(chunked["H"], full["H"], rtol=1e-12, atol=1e-14)
+
+
+def test_training_ignores_the_chunks(monkeypatch):
+    net, theta, X, lengths = _problem(np.float64, True, True, 2)
+    y = np.array([0, 1, 1, 0, 1, 0])
+    _chunks_of(monkeypatch, None)
+    loss, grad = net.loss_and_grad(theta, X, lengths, y, "softmax")
+    _chunks_of(monkeypatch, 2)
+    loss2, grad2 = net.loss_and_grad(theta, X, lengths, y, "softmax")
+    assert loss2 == loss
+    np.testing.assert_array_equal(grad2, grad)
