@@ -243,17 +243,25 @@ def _ring_sizes(cell, T, B, H, keep, outputs):
     return chunk, (chunk + 1 if not outputs else T + 1)
 
 
-def _chunks(steps, chunk):
+def _chunks(steps, chunk, reverse):
     """The columns of ``steps`` (:func:`_time_steps`) split into the steps of each aligned
     chunk [lo, lo + chunk), in processing order. Yields (lo, block)."""
     t = steps[0]
     i, total = 0, len(t)
-    forward = total < 2 or t[1] > t[0]
     while i < total:
         lo = t[i] // chunk * chunk
-        j = min(total, i + (lo + chunk - t[i] if forward else t[i] - lo + 1))
+        j = min(total, i + (t[i] - lo + 1 if reverse else lo + chunk - t[i]))
         yield lo, [c[i:j] for c in steps]
         i = j
+
+
+def _slot_columns(cols, lo, s):
+    """Step columns (t, i_prev, i_out, n) as slots of buffers starting at step ``lo`` (the
+    projection) and state ``s`` (the states: 0 unless they live in a ring)."""
+    if not lo:
+        return cols
+    t, i_prev, i_out, n = cols
+    return [i - lo for i in t], [i - s for i in i_prev], [i - s for i in i_out], n
 
 
 def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=True,
@@ -295,19 +303,18 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=Tru
     ring_args = (list(cell.forward_args(w, bufs, _time_steps([B] * chunk, reverse)))
                  if ring and not padded else None)
     with single_threaded_blas(B * H * H * cell.n_gates):
-        for k, (lo, (t, i_prev, i_out, n)) in enumerate(_chunks(steps, chunk)):
+        for k, (lo, cols) in enumerate(_chunks(steps, chunk, reverse)):
             hi = min(lo + chunk, T)
             _project(X[lo:hi], Wb, cell.layout, proj[: hi - lo], ws,
                      None if real is None else real[lo:hi])
             if ring and k:  # carry the state over to the slot this chunk starts from
                 for name in cell.states:
                     bufs[name][chunk if reverse else 0] = bufs[name][0 if reverse else chunk]
-            if ring_args is None:
-                s = lo if ring else 0
-                args = cell.forward_args(w, bufs, ([i - lo for i in t], [i - s for i in i_prev],
-                                                   [i - s for i in i_out], n))
+            if ring_args is not None:
+                m = len(cols[0])  # steps in this chunk: all of a full chunk's, or some
+                args = ring_args[chunk - m:] if reverse else ring_args[:m]
             else:
-                args = ring_args[chunk - len(t):] if reverse else ring_args[: len(t)]
+                args = cell.forward_args(w, bufs, _slot_columns(cols, lo, lo if ring else 0))
             for a in args:
                 step(w, *a)
     cell.finish_forward(bufs, ws, keep, outputs)
