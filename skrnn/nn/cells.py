@@ -12,17 +12,20 @@ with G = 1 (RNN), 4 (LSTM, gates i, f, g, o) or 3 (GRU, gates r, z, n).
 A cell is a few pure functions over one time step of ``n`` active sequences:
 
 * ``prepare(weight_ih, weight_hh, bias_ih, bias_hh, for_backward=True)`` returns the weights
-  in the form the step functions use (inference skips those only the backward pass needs). Every sigmoid is computed as ``0.5 * tanh(x / 2) + 0.5`` with the 1/2 folded
-  into a scaled copy of the gate weights, so one ``np.tanh`` call activates all sigmoid gates
-  of a step (the LSTM keeps its gates in the order (o, i, f, g) so that they are one block).
-* ``forward_step(w, ...)`` advances the state by one step, writing into given output arrays.
-  Its recurrent GEMM comes bound (:func:`bind_gemm_accs`): the BLAS arguments of every step are
-  prepared once per sequence, and the step only makes the call.
+  in the form the step functions use (inference skips those only the backward pass needs).
+  Every sigmoid is computed as ``0.5 * tanh(x / 2) + 0.5`` with the 1/2 folded into a scaled
+  copy of the gate weights, so one ``np.tanh`` call activates all sigmoid gates of a step (the
+  LSTM keeps its gates in the order (o, i, f, g) so that they are one block).
+* ``forward_steps(w, steps)`` advances the state step by step, writing into given output
+  arrays; each item of ``steps`` holds the arguments of one step. Its recurrent GEMM comes bound
+  (:func:`bind_gemm_accs`): the BLAS arguments of every step are prepared once per sequence,
+  and the step only makes the call. (The loop over the steps is inside the cell: a Python call
+  per step costs about as much as one of a small step's ufunc calls.)
 * ``backward_factors(...)`` computes, for a chunk of steps at once, the elementwise factors the
   backward steps multiply by (vectorised over time instead of recomputed at every step).
-* ``backward_step(w, ...)`` propagates the gradient of one step and writes the gradient with
-  respect to the gate pre-activations, from which the weight gradients are summed after the loop
-  with one GEMM over all steps (see :mod:`skrnn.nn.recurrent`).
+* ``backward_steps(w, steps)`` propagates the gradient step by step and writes the gradient
+  with respect to the gate pre-activations, from which the weight gradients are summed after
+  the loop with one GEMM over all steps (see :mod:`skrnn.nn.recurrent`).
 
 Layouts. The vanilla RNN keeps the time-major layout of the network: per step, arrays are
 (n, H) ("BH"). The LSTM and GRU keep their per-step arrays transposed, (H, n) and (G*H, n)
@@ -315,15 +318,23 @@ class RNNCell:
     def gate_order(self, H):
         return np.arange(H)
 
-    def forward_step(self, w, recurrent, h):
-        """One step. h : (n, H) holds the input projection; ``recurrent()`` adds
-        ``h_prev W_hh^T`` (:func:`bind_gemm_acc`), h_prev (n, H) being the previous state, and
-        h is overwritten with its activation act(h)."""
-        recurrent()
+    def forward_steps(self, w, steps):
+        """Steps in order; each item of ``steps`` is one step's ``(recurrent, h)``.
+
+        h : (n, H) holds the input projection; ``recurrent()`` adds ``h_prev W_hh^T``
+        (:func:`bind_gemm_acc`), h_prev (n, H) being the previous state, and h is overwritten
+        with its activation act(h).
+        """
         if self.activation == "tanh":
-            np.tanh(h, h)
+            tanh = np.tanh
+            for recurrent, h in steps:
+                recurrent()
+                tanh(h, h)
         else:
-            np.maximum(h, w.zero, out=h)
+            maximum, zero = np.maximum, w.zero
+            for recurrent, h in steps:
+                recurrent()
+                maximum(h, zero, out=h)  # (np.maximum deprecates a positional out)
 
     def backward_factors(self, h, D):
         """For a chunk of steps: D = d act / d pre-activation, from the outputs h (K, B, H)."""
@@ -333,17 +344,19 @@ class RNNCell:
         else:
             np.greater(h, 0, out=D)
 
-    def backward_step(self, w, dh, D, recurrent):
-        """One backward step.
+    def backward_steps(self, w, steps):
+        """Backward steps in order; each item of ``steps`` is one step's ``(dh, D, recurrent)``.
 
         dh : (n, H) gradient w.r.t. h_t; overwritten with dZ = dh * act', the gradient w.r.t.
         the pre-activation. recurrent : None, or a callable doing ``dh_prev += dZ[:m] W_hh``
         (:func:`bind_gemm_acc`), dh_prev (m, H) being the gradient w.r.t. h_{t-1} of the
         m <= n sequences that have a previous step.
         """
-        np.multiply(dh, D, dh)
-        if recurrent is not None:
-            recurrent()
+        multiply = np.multiply
+        for dh, D, recurrent in steps:
+            multiply(dh, D, dh)
+            if recurrent is not None:
+                recurrent()
 
     # -- sequence adapters: the buffers of one direction over T steps ---------------------------
     # ``ws`` is the workspace (:class:`skrnn.nn.recurrent.Workspace`) buffers come from (the
@@ -468,8 +481,9 @@ class LSTMCell:
             w.W_hhT = _transposed(weight_hh, empty, self._order)
         return w
 
-    def forward_step(self, w, recurrent, a, sig, o, i, f, g, c_prev, c, tanh_c, h, tmp):
-        """One step over n sequences (columns).
+    def forward_steps(self, w, steps):
+        """Steps over n sequences (columns), in order; each item of ``steps`` is one step's
+        ``(recurrent, a, sig, o, i, f, g, c_prev, c, tanh_c, h, tmp)``:
 
         recurrent : callable doing ``a += W_hh_s h_prev`` (:func:`bind_gemm_acc`), h_prev
         (H, n) being the previous state.
@@ -477,15 +491,17 @@ class LSTMCell:
         sig, o, i, f, g : views of a: its sigmoid rows ``a[:3H]`` and its gate blocks (H, n).
         c_prev : (H, n) previous cell state. c, tanh_c, h : (H, n) outputs. tmp : (H, n) scratch.
         """
-        recurrent()
-        np.tanh(a, a)
-        np.multiply(sig, w.half, sig)  # sigmoid(x) = tanh(x/2)/2 + 1/2, x/2 from the weights
-        np.add(sig, w.half, sig)
-        np.multiply(f, c_prev, c)
-        np.multiply(i, g, tmp)
-        np.add(c, tmp, c)
-        np.tanh(c, tanh_c)
-        np.multiply(o, tanh_c, h)
+        tanh, multiply, add, half = np.tanh, np.multiply, np.add, w.half
+        for recurrent, a, sig, o, i, f, g, c_prev, c, tanh_c, h, tmp in steps:
+            recurrent()
+            tanh(a, a)
+            multiply(sig, half, sig)  # sigmoid(x) = tanh(x/2)/2 + 1/2, x/2 from the weights
+            add(sig, half, sig)
+            multiply(f, c_prev, c)
+            multiply(i, g, tmp)
+            add(c, tmp, c)
+            tanh(c, tanh_c)
+            multiply(o, tanh_c, h)
 
     def backward_factors(self, gates, c_prev, tanh_c, P, F):
         """For a chunk of steps, from the activated gates (K, 4H, B) and c_prev, tanh_c
@@ -515,8 +531,9 @@ class LSTMCell:
         F_o *= o
         F[:, H:] = gates[:, 2 * H : 3 * H]
 
-    def backward_step(self, w, dh, dc, f, P_o, P_ifg, F_o, dZ_o, dZ_ifg, recurrent, tmp):
-        """One backward step over n sequences (columns).
+    def backward_steps(self, w, steps):
+        """Backward steps over n sequences (columns), in order; each item of ``steps`` is one
+        step's ``(dh, dc, f, P_o, P_ifg, F_o, dZ_o, dZ_ifg, recurrent, tmp)``:
 
         dh : (H, n) gradient w.r.t. h_t. dc : (H, n) gradient w.r.t. c_t from later steps;
         overwritten in place with the gradient w.r.t. c_{t-1}. f : (H, n) forget gate.
@@ -528,13 +545,15 @@ class LSTMCell:
         m <= n sequences that have a previous step.
         tmp : (H, n) scratch.
         """
-        np.multiply(dh, F_o, tmp)
-        np.add(dc, tmp, dc)  # dc_t = dc_{t+1} f_{t+1} + dh o tanh'(c)
-        np.multiply(dh, P_o, dZ_o)
-        np.multiply(dc, P_ifg, dZ_ifg)
-        np.multiply(dc, f, dc)  # dc_{t-1}
-        if recurrent is not None:
-            recurrent()
+        multiply, add = np.multiply, np.add
+        for dh, dc, f, P_o, P_ifg, F_o, dZ_o, dZ_ifg, recurrent, tmp in steps:
+            multiply(dh, F_o, tmp)
+            add(dc, tmp, dc)  # dc_t = dc_{t+1} f_{t+1} + dh o tanh'(c)
+            multiply(dh, P_o, dZ_o)
+            multiply(dc, P_ifg, dZ_ifg)
+            multiply(dc, f, dc)  # dc_{t-1}
+            if recurrent is not None:
+                recurrent()
 
     # -- sequence adapters --------------------------------------------------------------------
     def allocate(self, w, T, h0, c0, ws, keep, reverse, padded, chunk=None, slots=None):
@@ -666,8 +685,9 @@ class GRUCell:
             w.W_ih, w.W_hhT = weight_ih, _transposed(weight_hh, empty)
         return w
 
-    def forward_step(self, w, recurrent_rz, recurrent_n, rz, r, z, n, h_prev, hn, h, tmp):
-        """One step over n sequences (columns).
+    def forward_steps(self, w, steps):
+        """Steps over n sequences (columns), in order; each item of ``steps`` is one step's
+        ``(recurrent_rz, recurrent_n, rz, r, z, n, h_prev, hn, h, tmp)``:
 
         recurrent_rz, recurrent_n : callables doing ``rz += W_hrz_s h_prev`` and
         ``hn += W_hn h_prev`` (:func:`bind_gemm_acc`).
@@ -677,17 +697,19 @@ class GRUCell:
         hn : (H, n) holds b_hn on entry; overwritten with W_hn h_prev + b_hn (kept for the
         backward pass). h : (H, n) output. tmp : (H, n) scratch.
         """
-        recurrent_rz()
-        recurrent_n()
-        np.tanh(rz, rz)
-        np.multiply(rz, w.half, rz)  # sigmoid(x) = tanh(x/2)/2 + 1/2, x/2 from the weights
-        np.add(rz, w.half, rz)
-        np.multiply(r, hn, tmp)
-        np.add(n, tmp, n)
-        np.tanh(n, n)
-        np.subtract(h_prev, n, h)
-        np.multiply(h, z, h)
-        np.add(h, n, h)
+        tanh, multiply, add, subtract, half = np.tanh, np.multiply, np.add, np.subtract, w.half
+        for recurrent_rz, recurrent_n, rz, r, z, n, h_prev, hn, h, tmp in steps:
+            recurrent_rz()
+            recurrent_n()
+            tanh(rz, rz)
+            multiply(rz, half, rz)  # sigmoid(x) = tanh(x/2)/2 + 1/2, x/2 from the weights
+            add(rz, half, rz)
+            multiply(r, hn, tmp)
+            add(n, tmp, n)
+            tanh(n, n)
+            subtract(h_prev, n, h)
+            multiply(h, z, h)
+            add(h, n, h)
 
     def backward_factors(self, gates, hn, h_prev, Q, F_n):
         """For a chunk of steps, from the activated gates (K, 3H, B), hn and h_prev (K, H, B),
@@ -714,8 +736,9 @@ class GRUCell:
         Q_z *= Q_n
         np.multiply(F_n, r, out=Q_n)
 
-    def backward_step(self, w, dh, Q, F_n, dGh, dZn, dh_m, z_m, dh_prev, recurrent, tmp):
-        """One backward step over n sequences (columns).
+    def backward_steps(self, w, steps):
+        """Backward steps over n sequences (columns), in order; each item of ``steps`` is one
+        step's ``(dh, Q, F_n, dGh, dZn, dh_m, z_m, dh_prev, recurrent, tmp)``:
 
         dh : (H, n) gradient w.r.t. h_t. Q : (3, H, n) and F_n : (H, n) factors
         (:meth:`backward_factors`).
@@ -726,12 +749,14 @@ class GRUCell:
         (m = 0). ``dh_prev += dh z + W_hh^T dGh``, the GEMM by ``recurrent()``
         (:func:`bind_gemm_acc`). tmp : (H, m) scratch.
         """
-        np.multiply(dh, F_n, dZn)
-        np.multiply(dh, Q, dGh)
-        if dh_prev is not None:
-            np.multiply(dh_m, z_m, tmp)
-            np.add(dh_prev, tmp, dh_prev)
-            recurrent()
+        multiply, add = np.multiply, np.add
+        for dh, Q, F_n, dGh, dZn, dh_m, z_m, dh_prev, recurrent, tmp in steps:
+            multiply(dh, F_n, dZn)
+            multiply(dh, Q, dGh)
+            if dh_prev is not None:
+                multiply(dh_m, z_m, tmp)
+                add(dh_prev, tmp, dh_prev)
+                recurrent()
 
     # -- sequence adapters --------------------------------------------------------------------
     def allocate(self, w, T, h0, c0, ws, keep, reverse, padded, chunk=None, slots=None):

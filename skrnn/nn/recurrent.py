@@ -297,7 +297,6 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=Tru
     proj = bufs.pop("proj")
     Wb = _with_bias(*((w.W_ih, w.b) if cell.layout == "BH" else (w.W_ih_s, w.b_s)))
     real = (np.arange(B) < np.array(n_active)[:, None]) if padded else None
-    step = cell.forward_step
     steps = _time_steps(n_active, reverse)
     # Unpadded, every chunk of a ring runs the steps of one full chunk, or a part of them.
     ring_args = (list(cell.forward_args(w, bufs, _time_steps([B] * chunk, reverse)))
@@ -315,8 +314,7 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=Tru
                 args = ring_args[chunk - m:] if reverse else ring_args[:m]
             else:
                 args = cell.forward_args(w, bufs, _slot_columns(cols, lo, lo if ring else 0))
-            for a in args:
-                step(w, *a)
+            cell.forward_steps(w, args)
     cell.finish_forward(bufs, ws, keep, outputs)
     if not keep:
         ws.give(*(bufs.pop(name) for name in cell.inference_scratch))
@@ -401,7 +399,6 @@ def direction_backward(cell, w, bufs, X, dH, n_active, reverse=False, need_dX=Tr
     n_active = n_active.tolist()
     H_prev = direction_outputs(bufs["H"], reverse)[1]
     grads = _WeightGrads(cell, w, X, H_prev, need_dX, ws)
-    step = cell.backward_step
     for first in range(0, T, group):
         with single_threaded_blas(B * H * H * cell.n_gates):
             for start in range(first, min(first + group, T), chunk):
@@ -409,8 +406,7 @@ def direction_backward(cell, w, bufs, X, dH, n_active, reverse=False, need_dX=Tr
                 lo = min(t_order[start], t_order[stop - 1])
                 cell.factors(bufs, bwd, lo, lo + stop - start, reverse)
                 block = _active_block(steps, start, stop)
-                for args in cell.backward_args(w, bufs, bwd, block, lo):
-                    step(w, *args)
+                cell.backward_steps(w, cell.backward_args(w, bufs, bwd, block, lo))
         last = min(first + group, T) - 1
         lo, hi = min(t_order[first], t_order[last]), max(t_order[first], t_order[last]) + 1
         cell.clear_padding(bufs, bwd, n_active, lo, hi)
