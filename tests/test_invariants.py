@@ -126,17 +126,29 @@ def test_predicting_from_many_threads_equals_serial():
         np.testing.assert_array_equal(a, b)
 
 
-def test_inputs_are_not_modified():
-    net, theta = make_net("gru", bidirectional=True)
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inputs_are_not_modified(cell, padded, dtype):
+    # Unpadded batches run on a view of the caller's X: read-only arrays prove nothing writes.
     rng = np.random.default_rng(7)
-    X = rng.normal(size=(3, 5, 3))
-    X[1, 2:] = np.nan
-    lengths, y = np.array([5, 2, 4]), np.array([0, 1, 0])
-    copies = [a.copy() for a in (theta, X, lengths, y)]
-    net.forward(theta, X, lengths)
-    net.loss_and_grad(theta, X, lengths, y, "softmax", tbptt_steps=None)
-    for a, b in zip((theta, X, lengths, y), copies):
-        np.testing.assert_array_equal(a, b)
+    X = rng.normal(size=(3, 5, 3)).astype(dtype)
+    lengths, y = np.array([5, 2, 4] if padded else [5, 5, 5]), np.array([0, 1, 0])
+    if padded:
+        X[1, 2:] = np.nan
+    for bidirectional, tbptt in [(True, None), (False, 2)]:
+        net, theta = make_net(cell, bidirectional=bidirectional, dropout=0.5)
+        theta = theta.astype(dtype)
+        copies = [a.copy() for a in (theta, X, lengths, y)]
+        for a in (theta, X, lengths, y):
+            a.setflags(write=False)
+        net.forward(theta, X, lengths)
+        net.hidden_states(theta, X, lengths)
+        net.final_states(theta, X, lengths)
+        net.loss_and_grad(theta, X, lengths, y, "softmax", tbptt_steps=tbptt,
+                          rng=np.random.default_rng(0))
+        for a, b in zip((theta, X, lengths, y), copies):
+            np.testing.assert_array_equal(a, b)
 
 
 # -- parameters ------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ class _Batch:
 
     order: np.ndarray  # (B,) sorted position -> original row
     lengths: np.ndarray  # (B,) sorted lengths
-    X: np.ndarray  # (T, B, D)
+    X: np.ndarray  # (T, B, D), a view of the caller's array when nothing is padded: read only
     n_active: np.ndarray  # (T,) rows with a real step at t
 
 
@@ -177,10 +177,9 @@ class RecurrentNetwork:
             raise ValueError(f"lengths must be {B} integers in [1, {T}]")
         order = np.argsort(-lengths, kind="stable")
         L = lengths[order]
+        if B and L[-1] == T:  # no padding: rows in the caller's order, a view (read only)
+            return _Batch(order, L, X.transpose(1, 0, 2), np.full(T, B))
         Xt = np.empty((T, B, X.shape[2]), X.dtype)
-        if B and L[-1] == T:  # no padding: rows in the caller's order
-            np.copyto(Xt, X.transpose(1, 0, 2))
-            return _Batch(order, L, Xt, np.full(T, B))
         np.copyto(Xt, X[order].transpose(1, 0, 2))
         real = np.arange(T)[:, None] < L[None, :]
         Xt[~real] = 0

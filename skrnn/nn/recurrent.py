@@ -200,7 +200,7 @@ def _project(X, Wb, layout, out, ws, real):
     if layout == "BH":
         A = np.empty((T, B, GH), X.dtype) if out is None else out
         X1 = new((T * B, D + 1), X.dtype)
-        X1[:, :D] = X.reshape(T * B, D)
+        np.copyto(X1.reshape(T, B, D + 1)[:, :, :D], X)  # X may be a strided view
         X1[:, D] = 1 if real is None else real.reshape(T * B)
         np.matmul(X1, Wb.T, out=A.reshape(T * B, GH))
     else:
