@@ -207,16 +207,23 @@ def last_slot(L, slots):
 
 
 def _states(T, s0, ws, reverse, padded, slots=None):
-    """State buffer (slots, H, B), by default T+1 slots, with the initial state s0 (B, H) in
-    slot 0, zero wherever no step writes: everywhere but slot 0 if some sequences are padded,
-    the slot a reverse direction starts from (:func:`last_slot`), else nowhere (every step
-    writes every column)."""
+    """State buffer (slots, H, B), by default T+1 slots, from ``ws``, set up by
+    :func:`_init_states`."""
     B, H = s0.shape
     slots = T + 1 if slots is None else slots
-    S = ws.zeros((slots, H, B), s0.dtype) if padded else ws.empty((slots, H, B), s0.dtype)
+    return _init_states(ws.empty((slots, H, B), s0.dtype), T, s0, reverse, padded)
+
+
+def _init_states(S, T, s0, reverse, padded):
+    """Writes the initial state s0 (B, H) into slot 0 of the state buffer S (slots, H, B) and
+    zeros wherever no step writes: everywhere but slot 0 if some sequences are padded, the slot
+    a reverse direction starts from (:func:`last_slot`), else nowhere (every step writes every
+    column). Returns S."""
+    if padded:
+        S[...] = 0
     S[0] = s0.T
     if reverse and not padded and T:
-        S[last_slot(T, slots)] = 0
+        S[last_slot(T, len(S))] = 0
     return S
 
 
@@ -444,6 +451,13 @@ class LSTMCell:
     Layout "HB": per step, states are (H, n) and gates (4H, n), in the internal order
     (o, i, f, g): the sigmoid gates (o, i, f) are one block for the forward step, and the gates
     whose gradient is a multiple of dc (i, f, g) are one block for the backward step.
+
+    The cell states live next to the gates, in one buffer ``Z`` of rows (5H, B): the forward
+    direction's rows are (o, i, f, g, c) and the reverse direction's (c, o, i, f, g), with row t
+    holding the gates of step t and cell-state slot t. Either way the g gate of a step is
+    followed in memory by the cell state that step reads, so that the forward step computes
+    ``f * c_prev`` and ``i * g`` as one product of the adjacent blocks [i; f] and [g; c_prev],
+    one ufunc call fewer per step.
     """
 
     name = "lstm"
@@ -452,8 +466,8 @@ class LSTMCell:
     layout = "HB"
     chunked = True  # supports a projection of a few steps at a time and a ring of states
     states = ("HS", "CS")
-    private = ("A", "CS", "TC", "tmp")
-    inference_scratch = ("A", "TC", "tmp")  # not CS: the cell states "C" are a view of it
+    private = ("Z", "TC", "pair")  # "A" and "CS" are views of Z
+    inference_scratch = ("TC", "pair")  # not Z: the cell states "C" are a view of it
     _order = (3, 0, 1, 2)  # PyTorch (i, f, g, o) -> internal (o, i, f, g)
 
     def gate_order(self, H):
@@ -483,23 +497,25 @@ class LSTMCell:
 
     def forward_steps(self, w, steps):
         """Steps over n sequences (columns), in order; each item of ``steps`` is one step's
-        ``(recurrent, a, sig, o, i, f, g, c_prev, c, tanh_c, h, tmp)``:
+        ``(recurrent, a, sig, o, i_f, g_c, pair, ig, fc, c, tanh_c, h)``:
 
         recurrent : callable doing ``a += W_hh_s h_prev`` (:func:`bind_gemm_acc`), h_prev
         (H, n) being the previous state.
         a : (4H, n) scaled input projection; overwritten with the activated gates.
-        sig, o, i, f, g : views of a: its sigmoid rows ``a[:3H]`` and its gate blocks (H, n).
-        c_prev : (H, n) previous cell state. c, tanh_c, h : (H, n) outputs. tmp : (H, n) scratch.
+        sig, o, i_f : views of a: its sigmoid rows ``a[:3H]``, its o block (H, n) and its
+        [i; f] blocks (2H, n).
+        g_c : (2H, n), the g block of a followed by the previous cell state c_prev.
+        pair : (2H, n) scratch for [i * g; f * c_prev]; ig, fc : (H, n) its halves.
+        c, tanh_c, h : (H, n) outputs.
         """
         tanh, multiply, add, half = np.tanh, np.multiply, np.add, w.half
-        for recurrent, a, sig, o, i, f, g, c_prev, c, tanh_c, h, tmp in steps:
+        for recurrent, a, sig, o, i_f, g_c, pair, ig, fc, c, tanh_c, h in steps:
             recurrent()
             tanh(a, a)
             multiply(sig, half, sig)  # sigmoid(x) = tanh(x/2)/2 + 1/2, x/2 from the weights
             add(sig, half, sig)
-            multiply(f, c_prev, c)
-            multiply(i, g, tmp)
-            add(c, tmp, c)
+            multiply(i_f, g_c, pair)
+            add(fc, ig, c)  # c = f * c_prev + i * g
             tanh(c, tanh_c)
             multiply(o, tanh_c, h)
 
@@ -557,31 +573,42 @@ class LSTMCell:
 
     # -- sequence adapters --------------------------------------------------------------------
     def allocate(self, w, T, h0, c0, ws, keep, reverse, padded, chunk=None, slots=None):
-        """Buffers: ``A`` (chunk, 4H, B) receives the input projection (``proj``) and becomes
-        the activated gates; ``HS``, ``CS`` (slots, H, B) the states and ``TC`` (T, H, B)
-        tanh(c) (one step's worth unless ``keep``), zero wherever no step writes. By default
-        chunk = T and slots = T+1."""
+        """Buffers: ``Z`` (chunk+1, 5H, B) holds the gates ``A`` (chunk, 4H, B), which receive
+        the input projection (``proj``) and become the activated gates, and the cell states
+        ``CS`` (chunk+1, H, B), a ring unless chunk = T (see the class docstring); ``G_C``
+        (chunk, 2H, B) views the g gate of each step with the cell state it reads and ``C_out``
+        (chunk, H, B) the slot each step writes. ``HS`` (slots, H, B) holds the states and
+        ``TC`` (T, H, B) tanh(c) (one step's worth unless ``keep``). State buffers are zero
+        wherever no step writes. By default chunk = T and slots = T+1."""
         B, H = h0.shape
         dt = h0.dtype
         chunk, slots = T if chunk is None else chunk, T + 1 if slots is None else slots
-        A = ws.empty((chunk, 4 * H, B), dt)
-        HS = _states(T, h0, ws, reverse, padded, slots)
-        CS = _states(T, c0, ws, reverse, padded, slots)
+        Z = ws.empty((chunk + 1, 5 * H, B), dt)
+        g0, c_row = (H, 0) if reverse else (0, 4 * H)  # first rows of the gates, of c
+        A, CS = Z[:, g0 : g0 + 4 * H], Z[:, c_row : c_row + H]
+        _init_states(CS, T, c0, reverse, padded)
+        g = g0 + 3 * H  # [g; c_prev] of step t: rows g..g+2H of Z[t] and what follows it
+        G_C = Z.reshape(-1, B)[g : g + chunk * 5 * H].reshape(chunk, 5 * H, B)[:, : 2 * H]
         TC = ws.zeros((T, H, B), dt) if keep and padded else ws.empty((T if keep else 1, H, B),
                                                                        dt)
-        return {"A": A, "HS": HS, "CS": CS, "TC": TC, "proj": A, "tmp": ws.empty((H, B), dt)}
+        return {"Z": Z, "A": A[:chunk], "CS": CS, "G_C": G_C,
+                "C_out": CS[:chunk] if reverse else CS[1:],
+                "HS": _states(T, h0, ws, reverse, padded, slots), "TC": TC, "proj": A[:chunk],
+                "pair": ws.empty((2 * H, B), dt)}
 
     def forward_args(self, w, bufs, steps):
         t, i_prev, i_out, n = steps
-        A, HS, CS, TC, tmp = bufs["A"], bufs["HS"], bufs["CS"], bufs["TC"], bufs["tmp"]
+        A, HS, TC, pair = bufs["A"], bufs["HS"], bufs["TC"], bufs["pair"]
         H = HS.shape[1]
         a = _hb_views(A, t, n)
         recurrent = bind_gemm_accs(a, w.W_hh_s, _hb_views(HS, i_prev, n))
-        gates = [_hb_views(A[:, k * H : (k + 1) * H], t, n) for k in range(4)]
         tc = _hb_views(TC, t, n) if len(TC) > 1 else [_cols(TC[0], k) for k in n]
-        return zip(recurrent, a, _hb_views(A[:, : 3 * H], t, n), *gates,
-                   _hb_views(CS, i_prev, n), _hb_views(CS, i_out, n), tc,
-                   _hb_views(HS, i_out, n), [_cols(tmp, k) for k in n])
+        ig, fc = pair[:H], pair[H:]
+        return zip(recurrent, a, _hb_views(A[:, : 3 * H], t, n), _hb_views(A[:, :H], t, n),
+                   _hb_views(A[:, H : 3 * H], t, n), _hb_views(bufs["G_C"], t, n),
+                   [_cols(pair, k) for k in n], [_cols(ig, k) for k in n],
+                   [_cols(fc, k) for k in n], _hb_views(bufs["C_out"], t, n), tc,
+                   _hb_views(HS, i_out, n))
 
     def finish_forward(self, bufs, ws, keep, outputs=True):
         """Time-major states for the network: ``H`` (T+1, B, H) a copy, ``C`` a view; without

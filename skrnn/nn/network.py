@@ -316,14 +316,14 @@ class RecurrentNetwork:
         c_n : list like h_n for the LSTM, else None
         """
         with self._run(theta, X, lengths) as (batch, P, caches, top):
-            rows = np.arange(len(batch.lengths))
             h_n, c_n = [], []
             for _, _, dirs in caches:
-                for d, bufs in enumerate(dirs):
-                    idx = batch.lengths if d == 0 else np.zeros_like(batch.lengths)
-                    h_n.append(_unsort(bufs["H"][idx, rows], batch.order))
-                    if "C" in bufs:
-                        c_n.append(_unsort(bufs["C"][idx, rows], batch.order))
+                for d, bufs in enumerate(dirs):  # reverse: the state after step 0, in slot 0
+                    h, c = (final_states(bufs, batch.lengths) if d == 0 else
+                            (bufs["H"][0], bufs["C"][0] if "C" in bufs else None))
+                    h_n.append(_unsort(h, batch.order))
+                    if c is not None:
+                        c_n.append(_unsort(c, batch.order))
             return _unsort(top.transpose(1, 0, 2), batch.order), h_n, (c_n or None)
 
     # -- training -----------------------------------------------------------------------------

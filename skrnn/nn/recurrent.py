@@ -306,9 +306,10 @@ def direction_forward(cell, w, X, n_active, h0, c0=None, reverse=False, keep=Tru
             hi = min(lo + chunk, T)
             _project(X[lo:hi], Wb, cell.layout, proj[: hi - lo], ws,
                      None if real is None else real[lo:hi])
-            if ring and k:  # carry the state over to the slot this chunk starts from
-                for name in cell.states:
-                    bufs[name][chunk if reverse else 0] = bufs[name][0 if reverse else chunk]
+            if k:  # carry the states of a ring over to the slot this chunk starts from
+                for S in (bufs[name] for name in cell.states):
+                    if len(S) <= T:
+                        S[chunk if reverse else 0] = S[0 if reverse else chunk]
             if ring_args is not None:
                 m = len(cols[0])  # steps in this chunk: all of a full chunk's, or some
                 args = ring_args[chunk - m:] if reverse else ring_args[:m]
@@ -334,9 +335,8 @@ def final_states(bufs, lengths):
     Rows of length 0 keep their initial state. Returns h (B, H) and c (B, H) or None.
     """
     rows = np.arange(len(lengths))
-    slot = last_slot(lengths, len(bufs["H"]))  # L, or its slot in a ring (_ring_sizes)
-    h = bufs["H"][slot, rows]
-    c = bufs["C"][slot, rows] if "C" in bufs else None
+    h, c = (bufs[name][last_slot(lengths, len(bufs[name])), rows] if name in bufs else None
+            for name in ("H", "C"))  # slot L, or its slot in a ring (_ring_sizes)
     return h, c
 
 
