@@ -1,4 +1,5 @@
-"""Chunked inference: the input projection a few steps at a time, the states in a ring.
+"""Chunked inference: the input projection a few steps at a time, the states in a ring, and
+rings kept from call to call.
 
 At the benchmark sizes a chunk holds dozens of steps, more than most tests have, so these tests
 shrink the chunk (``_RING_ELEMENTS`` = 0 leaves ``_MIN_CHUNK_STEPS`` steps per chunk) and check
@@ -6,13 +7,15 @@ that every inference output equals the one computed with the whole sequence in o
 chunks that divide T and chunks that do not, both directions, stacked layers and padding.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
 import skrnn.nn.recurrent as recurrent
 from skrnn.nn import RecurrentNetwork
 from skrnn.nn.cells import get_cell
-from skrnn.nn.recurrent import direction_forward, final_states
+from skrnn.nn.recurrent import clear_workspace, direction_forward, final_states, workspace
 
 T = 11
 
@@ -112,3 +115,70 @@ def test_training_ignores_the_chunks(monkeypatch):
     loss2, grad2 = net.loss_and_grad(theta, X, lengths, y, "softmax")
     assert loss2 == loss
     np.testing.assert_array_equal(grad2, grad)
+
+
+# -- rings kept from call to call ------------------------------------------------------------
+def _forward_without_rings(net, theta, X, lengths):
+    """``net.forward`` from the head input that hidden_states computes with every state kept
+    (no ring)."""
+    P = net.unpack(theta)
+    last = net.hidden_states(theta, X, lengths)[1]
+    return last @ P["head.weight"].T.astype(last.dtype) + P["head.bias"].astype(last.dtype)
+
+
+@pytest.mark.parametrize("steps", [2, 4, None])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_kept_rings_give_the_results_of_fresh_ones(monkeypatch, steps, bidirectional):
+    """Calls with the same sizes reuse a ring: other weights, inputs, initial-state slots (a
+    reverse ring's starting slot depends on T) and dtypes must not leak from one call into
+    the next."""
+    _chunks_of(monkeypatch, steps)
+    rng = np.random.default_rng(5)
+    net = RecurrentNetwork("lstm", input_size=3, hidden_sizes=(4, 5), n_outputs=2,
+                           bidirectional=bidirectional)
+    thetas = [net.init_params(rng, dtype=np.float64) for _ in range(2)]
+    calls = [(thetas[k % 2], rng.normal(size=(6, T - k % 3, 3))) for k in range(6)]
+    calls.append((thetas[0].astype(np.float32), calls[0][1].astype(np.float32)))
+    expected = [_forward_without_rings(net, theta, X, np.full(6, X.shape[1]))
+                for theta, X in calls]
+    clear_workspace()
+    for (theta, X), e in zip(calls, expected):
+        got = net.forward(theta, X, np.full(6, X.shape[1]))
+        assert got.dtype == e.dtype
+        tol = 1e-5 if e.dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(got, e, rtol=tol, atol=tol)
+    assert recurrent._rings()
+
+
+def test_kept_rings_own_their_buffers_and_are_bounded(monkeypatch):
+    """A kept ring's buffers never go back to the workspace (where another call could take
+    them), clear_workspace drops the rings, and a thread keeps at most _KEPT_RINGS of them."""
+    _chunks_of(monkeypatch, 3)
+    rng = np.random.default_rng(6)
+    net = RecurrentNetwork("lstm", input_size=2, hidden_sizes=(128,), n_outputs=2)
+    theta = net.init_params(rng, dtype=np.float32)
+    X = rng.normal(size=(64, T, 2)).astype(np.float32)
+    clear_workspace()
+    net.forward(theta, X, np.full(64, T))
+    (_, bufs, _), = recurrent._rings().values()
+    lent = [a for arrays in workspace()._free.values() for a in arrays]
+    assert lent and not any(np.shares_memory(a, b) for a in lent for b in bufs.values())
+    for B in range(1, recurrent._KEPT_RINGS + 3):
+        net.forward(theta, X[:B], np.full(B, T))
+    assert len(recurrent._rings()) == recurrent._KEPT_RINGS
+    clear_workspace()
+    assert not recurrent._rings()
+
+
+def test_kept_rings_are_per_thread(monkeypatch):
+    _chunks_of(monkeypatch, 4)
+    rng = np.random.default_rng(7)
+    net = RecurrentNetwork("lstm", input_size=3, hidden_sizes=(6,), n_outputs=2,
+                           bidirectional=True)
+    theta = net.init_params(rng)
+    batches = [rng.normal(size=(5, T, 3)) for _ in range(24)]  # one size: one ring per thread
+    serial = [net.forward(theta, X, np.full(5, T)) for X in batches]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        parallel = list(pool.map(lambda X: net.forward(theta, X, np.full(5, T)), batches))
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)

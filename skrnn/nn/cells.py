@@ -212,13 +212,13 @@ def last_slot(L, slots):
 
 def _states(T, s0, ws, reverse, padded, slots=None):
     """State buffer (slots, H, B), by default T+1 slots, from ``ws``, set up by
-    :func:`_init_states`."""
+    :func:`init_states`."""
     B, H = s0.shape
     slots = T + 1 if slots is None else slots
-    return _init_states(ws.empty((slots, H, B), s0.dtype), T, s0, reverse, padded)
+    return init_states(ws.empty((slots, H, B), s0.dtype), T, s0, reverse, padded)
 
 
-def _init_states(S, T, s0, reverse, padded):
+def init_states(S, T, s0, reverse, padded):
     """Writes the initial state s0 (B, H) into slot 0 of the state buffer S (slots, H, B) and
     zeros wherever no step writes: everywhere but slot 0 if some sequences are padded, the slot
     a reverse direction starts from (:func:`last_slot`), else nowhere (every step writes every
@@ -601,7 +601,7 @@ class LSTMCell:
         Z = ws.empty((chunk + 1, 5 * H, B), dt)
         g0, c_row = (H, 0) if reverse else (0, 4 * H)  # first rows of the gates, of c
         A, CS = Z[:, g0 : g0 + 4 * H], Z[:, c_row : c_row + H]
-        _init_states(CS, T, c0, reverse, padded)
+        init_states(CS, T, c0, reverse, padded)
         g = g0 + 3 * H  # [g; c_prev] of step t: rows g..g+2H of Z[t] and what follows it
         G_C = Z.reshape(-1, B)[g : g + chunk * 5 * H].reshape(chunk, 5 * H, B)[:, : 2 * H]
         TC = ws.zeros((T, H, B), dt) if keep and padded else ws.empty((T if keep else 1, H, B),
