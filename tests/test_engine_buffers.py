@@ -1,4 +1,4 @@
-"""The engine's buffer machinery: bound GEMMs and the per-thread workspace.
+"""The engine's buffer machinery: bound GEMMs, prepared weights and the per-thread workspace.
 
 Speed comes from preparing BLAS calls once per sequence and reusing buffers from call to call;
 these tests pin down that neither changes a result: a bound GEMM reads its operands when
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from skrnn.nn import RecurrentNetwork
-from skrnn.nn.cells import bind_gemm_acc, bind_gemm_accs
+from skrnn.nn.cells import _gate_permutation, _scaled, bind_gemm_acc, bind_gemm_accs
 from skrnn.nn.recurrent import Workspace, clear_workspace, workspace
 
 
@@ -161,3 +161,16 @@ def test_cells_are_shared_and_bad_names_are_rejected_clearly():
     for args in [(["rnn"],), ("rnn", ["tanh"]), ("rnn", {"a": 1}), ("cnn",)]:
         with pytest.raises(ValueError, match="must be"):
             get_cell(*args)
+
+
+@pytest.mark.parametrize("H", [1, 3, 8])
+@pytest.mark.parametrize("order, n_halved", [((3, 0, 1, 2), 3), ((3, 0, 1, 2), 0),
+                                             ((0, 1, 2), 2), (None, 2), ((2, 1, 0), 1)])
+def test_scaled_weights_are_reordered_gate_blocks_with_sigmoid_rows_halved(H, order, n_halved):
+    rng = np.random.default_rng(4)
+    G = 3 if order is None else len(order)
+    weight = rng.normal(size=(G * H, 5))
+    rows = np.arange(G * H) if order is None else _gate_permutation(order, H)
+    expected = weight[rows]
+    expected[: n_halved * H] /= 2
+    np.testing.assert_array_equal(_scaled(weight, n_halved * H, order), expected)
