@@ -209,12 +209,8 @@ def _transposed(weight, empty, order=None):
     shapes (OpenBLAS, float32) than the same matrix stored transposed.
     """
     out = empty(weight.shape[::-1], weight.dtype)
-    if order is None:
-        np.copyto(out, weight.T)
-    else:
-        H = weight.shape[0] // len(order)
-        for k, src in enumerate(order):
-            np.copyto(out[:, k * H : (k + 1) * H], weight[src * H : (src + 1) * H].T)
+    for dst, src, n, _ in _row_runs(weight.shape[0], tuple(order or (0,)), 0):
+        np.copyto(out[:, dst : dst + n], weight[src : src + n].T)
     return out
 
 

@@ -179,8 +179,7 @@ class RecurrentNetwork:
         L = lengths[order]
         if B and L[-1] == T:  # no padding: rows in the caller's order, a view (read only)
             return _Batch(order, L, X.transpose(1, 0, 2), np.full(T, B))
-        Xt = np.empty((T, B, X.shape[2]), X.dtype)
-        np.copyto(Xt, X[order].transpose(1, 0, 2))
+        Xt = X[order].transpose(1, 0, 2)  # a copy (zeroed where padded), like X batch-major
         real = np.arange(T)[:, None] < L[None, :]
         Xt[~real] = 0
         return _Batch(order, L, Xt, real.sum(axis=1))
