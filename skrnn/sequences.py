@@ -133,18 +133,27 @@ def check_sequences(X, *, two_d="sequences", dtype=_DEFAULT_DTYPE, allow_nan_pad
 
 
 def n_sequences(X):
-    """Number of sequences in ``X``, without converting or validating the values.
+    """Count the sequences in ``X`` without converting or validating the values.
 
     A 2-D array or DataFrame counts its rows, whatever ``two_d`` (both meanings have one
     sequence per row). A long-format frame counts its distinct sequence ids.
 
     Parameters
     ----------
-    X : any input form accepted by :func:`check_sequences`
+    X : list of array-like, ndarray, DataFrame or Series
+        Sequences in any form accepted by :func:`check_sequences`.
 
     Returns
     -------
-    n : int
+    int
+        The number of sequences.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is a scalar or a 0-d array.
+    TypeError
+        If ``X`` is not array-like (None, a string, a dict).
 
     Examples
     --------
@@ -169,13 +178,14 @@ def n_sequences(X):
 
 
 def to_ragged(X3, lengths=None, *, two_d="sequences"):
-    """Ragged list of sequences, one (T_i, n_features) array each.
+    """Convert sequences to a ragged list with one (T_i, n_features) array per sequence.
 
     Parameters
     ----------
-    X3 : ndarray of shape (n_sequences, T_max, n_features), or any accepted form
-        With ``lengths``, a padded array whose values at padded steps are ignored. Without,
-        any form accepted by :func:`check_sequences`.
+    X3 : ndarray, list of array-like, DataFrame or Series
+        With ``lengths``, a padded array of shape (n_sequences, T_max, n_features) whose
+        values at padded steps are ignored. Without, sequences in any form accepted by
+        :func:`check_sequences`.
     lengths : array-like of int of shape (n_sequences,), default=None
         Number of real steps of each sequence.
     two_d : {"sequences", "steps"}, default="sequences"
@@ -183,8 +193,15 @@ def to_ragged(X3, lengths=None, *, two_d="sequences"):
 
     Returns
     -------
-    sequences : list of ndarray of shape (T_i, n_features)
-        New arrays (univariate sequences keep their feature axis).
+    list of ndarray of shape (T_i, n_features)
+        New arrays, one per sequence (univariate sequences keep their feature axis).
+
+    Raises
+    ------
+    ValueError
+        If ``X3`` is not valid sequences (see :func:`check_sequences`); with ``lengths``,
+        if ``X3`` is not 3-D, if ``lengths`` are not integers in [1, T_max], one per
+        sequence, or if a real step holds NaN or infinity.
 
     Examples
     --------
@@ -200,13 +217,14 @@ def to_ragged(X3, lengths=None, *, two_d="sequences"):
 
 
 def to_nan_padded(X3_or_ragged, lengths=None, *, two_d="sequences"):
-    """3-D float array padded with all-NaN steps (tslearn's convention).
+    """Convert sequences to a 3-D float array padded with all-NaN steps, as tslearn does.
 
     Parameters
     ----------
-    X3_or_ragged : ndarray of shape (n_sequences, T_max, n_features), or any accepted form
-        With ``lengths``, a padded array whose values at padded steps are ignored. Without,
-        any form accepted by :func:`check_sequences`.
+    X3_or_ragged : ndarray, list of array-like, DataFrame or Series
+        With ``lengths``, a padded array of shape (n_sequences, T_max, n_features) whose
+        values at padded steps are ignored. Without, sequences in any form accepted by
+        :func:`check_sequences`.
     lengths : array-like of int of shape (n_sequences,), default=None
         Number of real steps of each sequence.
     two_d : {"sequences", "steps"}, default="sequences"
@@ -214,9 +232,16 @@ def to_nan_padded(X3_or_ragged, lengths=None, *, two_d="sequences"):
 
     Returns
     -------
-    X_nan : ndarray of shape (n_sequences, T_max, n_features)
-        NaN at every feature of every padded step. Without padding (all sequences of length
-        T_max) there is no NaN.
+    ndarray of shape (n_sequences, T_max, n_features)
+        A new float array, NaN at every feature of every padded step. Without padding (all
+        sequences of length T_max) it holds no NaN.
+
+    Raises
+    ------
+    ValueError
+        If ``X3_or_ragged`` is not valid sequences (see :func:`check_sequences`); with
+        ``lengths``, if it is not 3-D, if ``lengths`` are not integers in [1, T_max], one
+        per sequence, or if a real step holds NaN or infinity.
 
     Examples
     --------
@@ -231,21 +256,32 @@ def to_nan_padded(X3_or_ragged, lengths=None, *, two_d="sequences"):
 
 def to_long_format(X, feature_names=None, id_name="sequence", time_name="time", *,
                    two_d="sequences"):
-    """DataFrame in long format: one row per step, a (sequence id, time) MultiIndex.
+    """Convert sequences to a long-format DataFrame with a (sequence id, time) MultiIndex.
 
     Parameters
     ----------
-    X : any form accepted by :func:`check_sequences`
+    X : list of array-like, ndarray, DataFrame or Series
+        Sequences in any form accepted by :func:`check_sequences`.
     feature_names : sequence of str, default=None
         Column names. By default the feature names found in ``X`` if any, else 0, 1, ...
-    id_name, time_name : str, default="sequence", "time"
-        Names of the two index levels. Ids are 0 .. n_sequences-1, times 0 .. T_i-1.
+    id_name : str, default="sequence"
+        Name of the first index level, the sequence ids 0 .. n_sequences-1.
+    time_name : str, default="time"
+        Name of the second index level, the times 0 .. T_i-1 within each sequence.
     two_d : {"sequences", "steps"}, default="sequences"
         Meaning of a 2-D input, see :func:`check_sequences`.
 
     Returns
     -------
-    df : pandas.DataFrame of shape (sum of lengths, n_features)
+    pandas.DataFrame of shape (sum of lengths, n_features)
+        One row per real step, sequence after sequence, steps in time order; one column
+        per feature.
+
+    Raises
+    ------
+    ValueError
+        If ``id_name`` equals ``time_name``, if ``feature_names`` does not hold one name per
+        feature, or if ``X`` is not valid sequences (see :func:`check_sequences`).
 
     Examples
     --------
@@ -280,7 +316,7 @@ def to_long_format(X, feature_names=None, id_name="sequence", time_name="time", 
 
 
 def from_long_format(df):
-    """Ragged list of sequences from a long-format DataFrame or Series.
+    """Convert a long-format DataFrame or Series to a ragged list of sequences.
 
     Parameters
     ----------
@@ -291,7 +327,16 @@ def from_long_format(df):
 
     Returns
     -------
-    sequences : list of ndarray of shape (T_i, n_features)
+    list of ndarray of shape (T_i, n_features)
+        One new array per sequence.
+
+    Raises
+    ------
+    TypeError
+        If ``df`` is not a DataFrame or Series with a MultiIndex.
+    ValueError
+        If the MultiIndex does not have exactly 2 levels, has missing values or a repeated
+        (sequence id, time) pair, or if the values are not finite numbers.
 
     Examples
     --------
@@ -312,18 +357,24 @@ def from_long_format(df):
 
 
 def to_channels_first(X, *, two_d="sequences"):
-    """NaN-padded (n_sequences, n_channels, T_max) array, as aeon and sktime use.
+    """Convert sequences to a NaN-padded channels-first array, as aeon and sktime use.
 
     Parameters
     ----------
-    X : any form accepted by :func:`check_sequences`
+    X : list of array-like, ndarray, DataFrame or Series
+        Sequences in any form accepted by :func:`check_sequences`.
     two_d : {"sequences", "steps"}, default="sequences"
         Meaning of a 2-D input, see :func:`check_sequences`.
 
     Returns
     -------
-    X_nct : ndarray of shape (n_sequences, n_features, T_max)
-        C-contiguous, all channels NaN at padded steps.
+    ndarray of shape (n_sequences, n_features, T_max)
+        A new C-contiguous float array, all channels NaN at padded steps.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not valid sequences (see :func:`check_sequences`).
 
     Examples
     --------
@@ -340,17 +391,27 @@ def to_channels_first(X, *, two_d="sequences"):
 
 
 def from_channels_first(X_nct):
-    """Ragged list of sequences from channels-first data (aeon, sktime).
+    """Convert channels-first data, as aeon and sktime use, to a ragged list of sequences.
 
     Parameters
     ----------
-    X_nct : ndarray of shape (n_sequences, n_channels, T) or list of (n_channels, T_i) arrays
+    X_nct : ndarray of shape (n_sequences, n_channels, T) or list of array-like
         In a 3-D array, trailing steps where all channels are NaN are padding. A 2-D array
-        (n_sequences, T) is univariate; so is a 1-D item of a list.
+        (n_sequences, T) is univariate. A list holds one (n_channels, T_i) array per
+        sequence, or a 1-D (T_i,) array for a univariate sequence.
 
     Returns
     -------
-    sequences : list of ndarray of shape (T_i, n_channels)
+    list of ndarray of shape (T_i, n_channels)
+        One new array per sequence, steps on the first axis.
+
+    Raises
+    ------
+    TypeError
+        If ``X_nct`` is a pandas object.
+    ValueError
+        If ``X_nct`` is an array neither 2-D nor 3-D, a list item has more than 2
+        dimensions, or the values are not valid sequences (see :func:`check_sequences`).
 
     Examples
     --------
@@ -377,18 +438,26 @@ def from_channels_first(X_nct):
 
 
 def to_concatenated(X, *, two_d="sequences"):
-    """All steps stacked in one 2-D array, with the lengths (hmmlearn's convention).
+    """Stack the steps of all sequences in one 2-D array, with the lengths, as hmmlearn does.
 
     Parameters
     ----------
-    X : any form accepted by :func:`check_sequences`
+    X : list of array-like, ndarray, DataFrame or Series
+        Sequences in any form accepted by :func:`check_sequences`.
     two_d : {"sequences", "steps"}, default="sequences"
         Meaning of a 2-D input, see :func:`check_sequences`.
 
     Returns
     -------
     X_concat : ndarray of shape (sum of lengths, n_features)
+        A new float array: the real steps of the first sequence, then of the second, ...
     lengths : ndarray of shape (n_sequences,), dtype int64
+        Number of steps of each sequence.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not valid sequences (see :func:`check_sequences`).
 
     Examples
     --------
@@ -401,17 +470,25 @@ def to_concatenated(X, *, two_d="sequences"):
 
 
 def from_concatenated(X_concat, lengths):
-    """Ragged list of sequences from stacked steps and lengths.
+    """Split steps stacked as hmmlearn stacks them into a ragged list of sequences.
 
     Parameters
     ----------
     X_concat : array-like of shape (sum of lengths, n_features) or (sum of lengths,)
         The steps of all sequences, in order; 1-D means one feature.
     lengths : array-like of int of shape (n_sequences,)
+        Number of steps of each sequence, each >= 1, summing to the rows of ``X_concat``.
 
     Returns
     -------
-    sequences : list of ndarray of shape (T_i, n_features)
+    list of ndarray of shape (T_i, n_features)
+        One new float array per sequence.
+
+    Raises
+    ------
+    ValueError
+        If ``X_concat`` is not 1-D or 2-D, has no feature or holds NaN or infinity, or if
+        ``lengths`` are not integers >= 1 summing to the number of steps.
 
     Examples
     --------
@@ -438,7 +515,7 @@ def check_step_labels(y, lengths):
 
     Parameters
     ----------
-    y : list of 1-D array-like, 2-D array-like, 1-D array-like, or long-format Series
+    y : list of array-like, array-like, Series or DataFrame
         One of:
 
         * a list (or 1-D object array) with one 1-D label array of length T_i per sequence;
@@ -448,17 +525,21 @@ def check_step_labels(y, lengths):
         * a Series (or one-column DataFrame) with a 2-level (sequence id, time) MultiIndex,
           ordered like a long-format ``X`` (sequences by first appearance, steps by time).
     lengths : array-like of int of shape (n_sequences,)
-        As returned by :func:`check_sequences`.
+        Number of steps of each sequence, as returned by :func:`check_sequences`.
 
     Returns
     -------
-    y_steps : ndarray of shape (sum of lengths,)
-        A new array; the label dtype is kept (strings stay strings, ints stay ints).
+    ndarray of shape (sum of lengths,)
+        A new array with the labels of the first sequence, then of the second, ...; the
+        label dtype is kept (strings stay strings, ints stay ints).
 
     Raises
     ------
     ValueError
-        If ``y`` does not have one label per real step; the message names the sequence.
+        If ``y`` does not have one label per real step (the message names the sequence),
+        or if ``lengths`` are not integers >= 1.
+    TypeError
+        If ``y`` is not labels (None, a string, a dict).
 
     Examples
     --------
@@ -501,12 +582,20 @@ def split_steps(values, lengths):
     Parameters
     ----------
     values : array-like of shape (sum of lengths, ...)
+        Per-step values, the steps of the first sequence first.
     lengths : array-like of int of shape (n_sequences,)
+        Number of steps of each sequence, summing to ``len(values)``.
 
     Returns
     -------
-    parts : list of ndarray of shape (T_i, ...)
+    list of ndarray of shape (T_i, ...)
         Pieces of a new array, never views of ``values``.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is a scalar, or if ``lengths`` are not integers >= 1 summing to
+        ``len(values)``.
 
     Examples
     --------
