@@ -80,7 +80,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Columns of a 2-D input (scikit-learn's convention, as the estimators), features per
         step for the other forms.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when fit was given string column names (a DataFrame).
 
     Examples
@@ -116,12 +116,23 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequences in any accepted form
-        y : ignored
+        X : list of array-like, ndarray, DataFrame or Series
+            Sequences in any form described in the class docstring.
+        y : None
+            Ignored; present for compatibility with scikit-learn's API.
 
         Returns
         -------
-        self
+        SequenceScaler
+            This scaler, fitted.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not valid sequences: NaN other than padding, infinity, no sequence,
+            a sequence without steps, or values that are not numbers.
+        TypeError
+            If ``X`` is not sequences at all (None, a string, a dict).
         """
         X3, lengths, _ = self._validate(X, reset=True)
         steps = X3[_step_mask(lengths, X3.shape[1])]
@@ -132,28 +143,60 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """Standardize: ``(x - mean_) / scale_`` at every real step; returns the input form.
+        """Standardize every real step of each sequence, keeping the form of the input.
+
+        Each real step ``x`` becomes ``(x - mean_) / scale_`` (without the subtraction when
+        ``with_mean=False``, without the division when ``with_std=False``); padding stays
+        NaN.
 
         Parameters
         ----------
-        X : sequences in any accepted form
+        X : list of array-like, ndarray, DataFrame or Series
+            Sequences in any form described in the class docstring, with as many features
+            per step as in fit.
 
         Returns
         -------
-        X_scaled : the same form as X, new data
+        list of ndarray, ndarray, DataFrame or Series
+            New data in the form of ``X``, as listed in the class docstring: same shapes,
+            padding, index and columns.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the scaler is not fitted.
+        ValueError
+            If ``X`` is not valid sequences, or has another number of features per step
+            (or other feature names) than in fit.
         """
         return self._apply(X, inverse=False)
 
     def inverse_transform(self, X):
-        """Undo :meth:`transform`: ``x * scale_ + mean_``; returns the input form.
+        """Undo :meth:`transform` at every real step, keeping the form of the input.
+
+        Each real step ``x`` becomes ``x * scale_ + mean_`` (without the multiplication when
+        ``with_std=False``, without the addition when ``with_mean=False``); padding stays
+        NaN.
 
         Parameters
         ----------
-        X : scaled sequences in any accepted form
+        X : list of array-like, ndarray, DataFrame or Series
+            Scaled sequences in any form described in the class docstring, with as many
+            features per step as in fit.
 
         Returns
         -------
-        X_original : the same form as X, new data
+        list of ndarray, ndarray, DataFrame or Series
+            New data in the form of ``X``, as listed in the class docstring: same shapes,
+            padding, index and columns.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the scaler is not fitted.
+        ValueError
+            If ``X`` is not valid sequences, or has another number of features per step
+            (or other feature names) than in fit.
         """
         return self._apply(X, inverse=True)
 
