@@ -5,8 +5,8 @@ of ``window`` past steps is a short sequence, so any regressor of sequences (by 
 :class:`~skrnn.RNNRegressor`) learns to forecast from it. :class:`RNNForecaster` wraps that
 into ``fit(y)`` / ``predict(steps)``, with the "direct" and "recursive" multi-step strategies.
 
-Series
-------
+.. rubric:: Series
+
 One series is a 1-D array or list of numbers (T,), a 2-D array (T, n_vars), a pandas Series
 or a DataFrame (one column per variable); a list or tuple whose items are such series holds
 MANY series (a list of numbers is one series). Series hold finite numbers only. Windows are
@@ -42,7 +42,7 @@ def make_windows(series, window, horizon=1, stride=1, exog=None):
 
     Parameters
     ----------
-    series : series or list of series
+    series : array-like, Series, DataFrame or list of them
         One series: a 1-D array (T,), 2-D array (T, n_vars), pandas Series or DataFrame. A
         list (tuple) of such series is many series; all must have the same number of
         variables. All variables not named in ``exog`` are targets.
@@ -147,6 +147,8 @@ class RNNForecaster(BaseEstimator):
         Steps the "direct" strategy predicts at once, and the default number of steps of
         ``predict``.
     strategy : {"direct", "recursive"}, default="direct"
+        Multi-step strategy, as described above: the regressor predicts all ``horizon``
+        steps at once ("direct"), or one step that is fed back as input ("recursive").
     stride : int >= 1, default=1
         Steps between the starts of consecutive training windows.
     scale : bool, default=True
@@ -162,7 +164,7 @@ class RNNForecaster(BaseEstimator):
         Target variables per series.
     n_exog_ : int
         Exogenous variables per series (0 without ``X``).
-    scales_ : list of ndarray of shape (n_targets_ + n_exog_,)
+    scales_ : list of ndarray of shape (`n_targets_` + `n_exog_`,)
         Scale of each variable of each training series (ones with ``scale=False``).
 
     Examples
@@ -209,15 +211,27 @@ class RNNForecaster(BaseEstimator):
 
         Parameters
         ----------
-        y : series or list of series
+        y : array-like, Series, DataFrame or list of them
             The target series (see the module docstring), each at least ``window + horizon``
             steps long for "direct", ``window + 1`` for "recursive".
-        X : array-like, DataFrame or list of them, default=None
+        X : array-like, Series, DataFrame or list of them, default=None
             Exogenous series, one per target series, with the same number of steps.
 
         Returns
         -------
-        self
+        RNNForecaster
+            This forecaster, fitted.
+
+        Raises
+        ------
+        ValueError
+            If a series is too short, holds NaN, infinity or strings, or has another number
+            of variables than the first; if ``X`` does not have one series of the same
+            length per target series; or if a pandas series has a DatetimeIndex whose
+            frequency is neither set nor inferable.
+        TypeError
+            If a series is not an array-like or pandas object of numbers (None, a string, a
+            dict), or if ``X`` holds column names.
         """
         series, self._many = _series_list(y, "y")
         exogs = _exog_list(X, series, self._many, "X", allow_names=False)
@@ -243,20 +257,33 @@ class RNNForecaster(BaseEstimator):
         ----------
         steps : int >= 1, default=None
             Steps to forecast; None means ``horizon``. "direct" allows at most ``horizon``.
-        X : array-like, DataFrame or list of them, default=None
+        X : array-like, Series, DataFrame or list of them, default=None
             Required when fit had exogenous series, one per forecast series: the exogenous
             values of the future steps ("recursive": ``steps`` rows; "direct": ``horizon``
             rows). With ``y``, the values over ``y``'s steps followed by the future ones.
-        y : series or list of series, default=None
+        y : array-like, Series, DataFrame or list of them, default=None
             Forecast from the end of these series (at least ``window`` steps each) instead of
             from the end of the training series.
 
         Returns
         -------
-        forecast : ndarray, Series, DataFrame, or a list of them for many series
+        ndarray, Series, DataFrame or list of them
             For each series, in its own form: (steps,) for a 1-D array, (steps, n_targets)
             for a 2-D array, a Series (DataFrame) with the future index and the series name
-            (columns) for pandas.
+            (columns) for pandas. A list with one forecast per series when fit (or ``y``)
+            had many series.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the forecaster is not fitted.
+        ValueError
+            If ``steps`` is below 1 or, with ``strategy="direct"``, above ``horizon``; if
+            ``X`` is missing, too short or given without exogenous series in fit; or if
+            ``y`` does not fit the training series (number of variables, at least
+            ``window`` steps, finite values).
+        TypeError
+            If ``steps`` is not an int.
         """
         check_is_fitted(self, "estimator_")
         steps = self.horizon if steps is None else steps
