@@ -5,8 +5,8 @@ pickle runs whatever code the file names: only unpickle files you trust. :func:`
 :func:`load` use a format that holds data only, so a file from an untrusted source can at worst
 fail to load.
 
-The file format
----------------
+.. rubric:: The file format
+
 A zip archive (suggested extension ``.skrnn``) with
 
 - ``skrnn.json``: a UTF-8 JSON document: the format name (``"skrnn-model"``) and version, the
@@ -24,8 +24,8 @@ String class labels and feature names (object arrays of ``str``) are stored as u
 and become object arrays of ``str`` again on loading. Labels of any other object type cannot be
 stored: :func:`save` raises a ``TypeError``.
 
-Versions and integrity
-----------------------
+.. rubric:: Versions and integrity
+
 :func:`load` accepts files written by the same skrnn version only, and raises a ``ValueError``
 naming both versions otherwise: refit the model, or load it with the version that saved it.
 The digests detect a damaged or edited file (a ``ValueError`` naming what does not match).
@@ -34,15 +34,15 @@ model files where only trusted people can write them, as with any model. Whateve
 holds, loading never runs code from it; every value is checked against the estimator's
 parameter constraints and the network's shapes before it is used.
 
-Continuing training after loading
----------------------------------
+.. rubric:: Continuing training after loading
+
 The optimizer's state (Adam's moments and step count, SGD's velocity and current learning
 rate) is saved as well, so ``partial_fit`` and ``fit`` with ``warm_start=True`` continue after
 :func:`load` exactly as they would have continued on the estimator that was saved. The
 weights of the best epoch that early stopping keeps are the saved weights themselves.
 
-Examples
---------
+.. rubric:: Examples
+
 >>> import os, tempfile, warnings
 >>> import numpy as np
 >>> from skrnn import RNNClassifier
@@ -109,20 +109,43 @@ def _skrnn_version():
 def save(estimator, path):
     """Write a fitted skrnn estimator to ``path`` in skrnn's code-free format.
 
+    The file is written next to ``path`` first and then moved in place, so an existing file
+    is only replaced by a complete one.
+
     Parameters
     ----------
-    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger, fitted
+    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
+        The fitted estimator to save. Its parameters must be data: None, bool, int, float,
+        str, 1-D numeric arrays, or tuples, lists and dicts of these.
     path : str or os.PathLike
         The file to write (replaced if it exists). The extension ``.skrnn`` is suggested.
 
     Raises
     ------
     TypeError
-        ``estimator`` is not one of the three skrnn estimators, a parameter cannot be stored
-        as data (for example ``random_state`` given as a ``RandomState`` instance: set an int
-        or None first), or the class labels are objects other than ``str``.
+        If ``estimator`` is not one of the three skrnn estimators, a parameter cannot be
+        stored as data (for example ``random_state`` given as a ``RandomState`` instance:
+        set an int or None first), or the class labels are objects other than ``str``.
     sklearn.exceptions.NotFittedError
-        ``estimator`` is not fitted.
+        If ``estimator`` is not fitted.
+    OSError
+        If the file cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skrnn import RNNRegressor
+    >>> from skrnn.persistence import load, save
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(20, 5, 2)), rng.normal(size=20)
+    >>> reg = RNNRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "model.skrnn")
+    ...     save(reg, path)
+    ...     again = load(path)
+    >>> bool(np.array_equal(again.predict(X), reg.predict(X)))
+    True
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -295,19 +318,41 @@ def load(path):
     Parameters
     ----------
     path : str or os.PathLike
+        The file written by :func:`save`.
 
     Returns
     -------
-    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
-        Predicts bit-identically to the estimator that was saved; ``partial_fit`` and
-        ``warm_start`` continue with the saved optimizer state.
+    RNNClassifier, RNNRegressor or RNNSequenceTagger
+        The fitted estimator, with the parameters of the one that was saved. It predicts
+        bit-identically to it; ``partial_fit`` and ``warm_start`` continue with the saved
+        optimizer state.
 
     Raises
     ------
     ValueError
-        The file is not a skrnn model file, was written by another skrnn version or another
-        format version (the message names both), was damaged or edited (a digest does not
-        match), or holds values that do not fit the estimator.
+        If the file is not a skrnn model file, was written by another skrnn version or
+        another format version (the message names both), was damaged or edited (a digest
+        does not match), or holds values that do not fit the estimator.
+    OSError
+        If the file cannot be read, for example :class:`FileNotFoundError`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skrnn import RNNClassifier
+    >>> from skrnn.persistence import load, save
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 5, 2))
+    >>> y = np.where(X[:, 0, 0] > 0, "up", "down")
+    >>> clf = RNNClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save(clf, os.path.join(folder, "model.skrnn"))
+    ...     again = load(os.path.join(folder, "model.skrnn"))
+    >>> again.get_params()["hidden_layer_sizes"], again.classes_
+    ((4,), array(['down', 'up'], dtype='<U4'))
+    >>> bool(np.array_equal(again.predict_proba(X), clf.predict_proba(X)))
+    True
     """
     try:
         archive = zipfile.ZipFile(path, "r")
