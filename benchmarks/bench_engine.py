@@ -6,7 +6,7 @@ length T, input size F and hidden size H:
 
 * a training step: forward, backward, gradient clipping by global norm (1.0) and an Adam update.
   skrnn: ``RecurrentNetwork.loss_and_grad`` (softmax loss on the last step, 10 classes),
-  ``clip_grad_norm``, ``Adam.step``. PyTorch: ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (batch_first)
+  ``clip_grad_norm``, ``Adam.update_params``. PyTorch: ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (batch_first)
   and an ``nn.Linear`` head on the last step, ``cross_entropy``, ``backward``,
   ``clip_grad_norm_``, ``torch.optim.Adam`` (``zero_grad`` included);
 * inference: ``RecurrentNetwork.forward`` against the PyTorch forward under
@@ -50,7 +50,7 @@ import torch.nn.functional as torch_F  # noqa: E402
 
 from skrnn.nn import RecurrentNetwork  # noqa: E402
 from skrnn.nn.optimizers import Adam, clip_grad_norm  # noqa: E402
-from skrnn.nn.recurrent import clear_workspace, workspace  # noqa: E402
+from skrnn.nn._fast.buffers import clear_workspace, workspace  # noqa: E402
 
 
 def workspace_bytes():
@@ -146,12 +146,12 @@ def make_problem(cell, B, T, F, H, seed=0):
 
 
 def skrnn_train_step(net, theta, X, lengths, y, tbptt_steps=None):
-    opt = Adam(learning_rate=1e-3)
+    opt = Adam(learning_rate_init=1e-3)
 
     def step():
         loss, grad = net.loss_and_grad(theta, X, lengths, y, "softmax", tbptt_steps=tbptt_steps)
         clip_grad_norm(grad, 1.0)
-        opt.step(theta, grad)
+        opt.update_params(theta, grad)
         return loss
 
     return step

@@ -1,4 +1,4 @@
-"""The engine's buffer machinery: bound GEMMs, prepared weights and the per-thread workspace.
+"""The fast path's buffer machinery: bound GEMMs, prepared weights and the per-thread workspace.
 
 Speed comes from preparing BLAS calls once per sequence and reusing buffers from call to call;
 these tests pin down that neither changes a result: a bound GEMM reads its operands when
@@ -11,8 +11,13 @@ import numpy as np
 import pytest
 
 from skrnn.nn import RecurrentNetwork
-from skrnn.nn.cells import _gate_permutation, _scaled, bind_gemm_acc, bind_gemm_accs
-from skrnn.nn.recurrent import Workspace, clear_workspace, workspace
+from skrnn.nn._fast.buffers import (Workspace, bind_gemm_accs, clear_workspace, trim_workspace,
+                                    workspace)
+from skrnn.nn._fast.weights import scaled, unpermuted
+
+
+def bind_gemm_acc(out, a, b):
+    return bind_gemm_accs([out], a, b)[0]
 
 
 def _layout(x, how):
@@ -127,37 +132,10 @@ def test_results_never_alias_reused_buffers(cell, bidirectional):
     clear_workspace()
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_rnn_large_products_through_matmul_match_blas(monkeypatch, bidirectional):
-    """Large (n, H) @ (H, H) products of the vanilla RNN take numpy's matmul plus an addition
-    instead of one BLAS gemm: both give the same outputs and gradients (float64 round-off)."""
-    import skrnn.nn.cells as cells
-
-    rng = np.random.default_rng(4)
-    net = RecurrentNetwork("rnn", input_size=2, hidden_sizes=(64,), n_outputs=3,
-                           bidirectional=bidirectional)
-    theta = net.init_params(rng)
-    X = rng.normal(size=(9, 6, 2))
-    lengths = np.array([6, 1, 4, 6, 2, 5, 3, 6, 1])  # padded rows too
-    y = rng.integers(0, 3, size=9)
-
-    monkeypatch.setattr(cells, "_MATMUL_MIN_SIZE", 0)  # every product through matmul
-    out_matmul = net.forward(theta, X, lengths)
-    loss_matmul, grad_matmul = net.loss_and_grad(theta, X, lengths, y, "softmax")
-    monkeypatch.setattr(cells, "_MATMUL_MIN_SIZE", np.inf)  # every product through gemm
-    out_gemm = net.forward(theta, X, lengths)
-    loss_gemm, grad_gemm = net.loss_and_grad(theta, X, lengths, y, "softmax")
-
-    np.testing.assert_allclose(out_matmul, out_gemm, rtol=1e-12, atol=1e-12)
-    assert loss_matmul == pytest.approx(loss_gemm, rel=1e-12)
-    np.testing.assert_allclose(grad_matmul, grad_gemm, rtol=1e-10, atol=1e-12)
-
-
-def test_cells_are_shared_and_bad_names_are_rejected_clearly():
+def test_bad_cell_names_are_rejected_clearly():
     from skrnn.nn.cells import get_cell
 
-    assert get_cell("lstm") is get_cell("lstm")
-    assert get_cell("rnn", "relu") is not get_cell("rnn", "tanh")
+    assert get_cell("rnn", "relu").activation == "relu"
     for args in [(["rnn"],), ("rnn", ["tanh"]), ("rnn", {"a": 1}), ("cnn",)]:
         with pytest.raises(ValueError, match="must be"):
             get_cell(*args)
@@ -170,7 +148,54 @@ def test_scaled_weights_are_reordered_gate_blocks_with_sigmoid_rows_halved(H, or
     rng = np.random.default_rng(4)
     G = 3 if order is None else len(order)
     weight = rng.normal(size=(G * H, 5))
-    rows = np.arange(G * H) if order is None else _gate_permutation(order, H)
+    blocks = range(G) if order is None else order
+    rows = np.concatenate([np.arange(k * H, (k + 1) * H) for k in blocks])
     expected = weight[rows]
     expected[: n_halved * H] /= 2
-    np.testing.assert_array_equal(_scaled(weight, n_halved * H, order), expected)
+    np.testing.assert_array_equal(scaled(weight, n_halved * H, order), expected)
+    if n_halved == 0:  # a gradient in the kernel's order goes back to PyTorch's
+        np.testing.assert_array_equal(unpermuted(expected, order), weight)
+
+
+def test_trim_keeps_the_most_recent_buffers_up_to_the_limit():
+    ws = workspace()
+    ws.clear()
+    arrays = [ws.empty((2**18 + k,), np.float32) for k in range(4)]  # about 1 MiB each
+    ws.give(*arrays)
+    trim_workspace(2 * 2**20 + 64)
+    assert 0 < ws.nbytes <= 2 * 2**20 + 64
+    assert ws.empty((2**18 + 3,), np.float32) is arrays[3]  # the newest stays
+    ws.clear()
+
+
+def test_predictions_reuse_kept_buffers_up_to_a_bound(monkeypatch):
+    """An estimator's repeated predictions reuse the rings and buffers of the previous call
+    (instead of building them again), keep at most KEEP_AFTER_CALL bytes between calls, and
+    clear_workspace frees them."""
+    import warnings
+
+    import skrnn.nn._fast.buffers as buffers
+    import skrnn.nn._fast.loop as loop
+    from skrnn import RNNClassifier
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(40, 30, 3)).astype(np.float32)
+    y = (X[:, 0, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = RNNClassifier("lstm", (64, 64), max_iter=2, random_state=0).fit(X, y)
+    monkeypatch.setattr(loop, "_RING_ELEMENTS", 0)  # a ring of a few steps
+    clear_workspace()
+    first = clf.predict_proba(X)
+    (ring,) = buffers.kept_rings().values()
+    kept = workspace().nbytes
+    assert 0 < kept <= buffers.KEEP_AFTER_CALL
+    for _ in range(4):
+        np.testing.assert_array_equal(clf.predict_proba(X), first)
+    (again,) = buffers.kept_rings().values()
+    assert again is ring  # reused, not rebuilt
+    monkeypatch.setattr(buffers, "KEEP_AFTER_CALL", 0)
+    buffers.trim_workspace(0)
+    assert workspace().nbytes == 0
+    clear_workspace()
+    assert not buffers.kept_rings()

@@ -12,10 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-import skrnn.nn.recurrent as recurrent
+import skrnn.nn._fast as fast
+import skrnn.nn._fast.buffers as buffers
+import skrnn.nn._fast.loop as loop
 from skrnn.nn import RecurrentNetwork
-from skrnn.nn.cells import get_cell
-from skrnn.nn.recurrent import clear_workspace, direction_forward, final_states, workspace
+from skrnn.nn._fast.buffers import clear_workspace, workspace
+from skrnn.nn.cells import Weights, get_cell
 
 T = 11
 
@@ -23,10 +25,10 @@ T = 11
 def _chunks_of(monkeypatch, steps):
     """Make inference use chunks of ``steps`` steps (None: one chunk for the whole sequence)."""
     if steps is None:
-        monkeypatch.setattr(recurrent, "_RING_ELEMENTS", 1 << 40)
+        monkeypatch.setattr(loop, "_RING_ELEMENTS", 1 << 40)
     else:
-        monkeypatch.setattr(recurrent, "_RING_ELEMENTS", 0)
-        monkeypatch.setattr(recurrent, "_MIN_CHUNK_STEPS", steps)
+        monkeypatch.setattr(loop, "_RING_ELEMENTS", 0)
+        monkeypatch.setattr(loop, "_MIN_CHUNK_STEPS", steps)
 
 
 def _problem(dtype, padded, bidirectional, layers, output="last", seed=0):
@@ -82,28 +84,30 @@ def test_ring_keeps_only_a_chunk_of_states_and_the_final_ones(monkeypatch, rever
     T+1 slots."""
     rng = np.random.default_rng(3)
     cell, H, B = get_cell("lstm"), 4, 5
-    w = cell.prepare(rng.normal(size=(4 * H, 2)), rng.normal(size=(4 * H, H)),
-                     rng.normal(size=4 * H), rng.normal(size=4 * H), for_backward=False)
+    w = fast.prepare(cell, Weights(rng.normal(size=(4 * H, 2)), rng.normal(size=(4 * H, H)),
+                                   rng.normal(size=4 * H), rng.normal(size=4 * H)),
+                     for_backward=False)
     lengths = np.array([T, 9, 6, 3, 1]) if padded else np.full(B, T)
-    n_active = (np.arange(T)[:, None] < lengths).sum(axis=1)
-    X = rng.normal(size=(T, B, 2)) * (np.arange(T)[:, None] < lengths)[:, :, None]
-    h0 = np.zeros((B, H)) if reverse else rng.normal(size=(B, H))
-    c0 = np.zeros((B, H)) if reverse else rng.normal(size=(B, H))
+    real = np.arange(T)[:, None] < lengths  # (T, B)
+    n_active = real.sum(axis=1)
+    X1 = np.concatenate([rng.normal(size=(T, 2, B)), np.ones((T, 1, B))], axis=1)
+    X1 *= real[:, None, :]
+    state0 = tuple(np.zeros((H, B)) if reverse else rng.normal(size=(H, B)) for _ in "hc")
 
     def run(**kw):
-        bufs = direction_forward(cell, w, X, n_active, h0, c0, reverse, keep=False, **kw)
-        return bufs, (bufs["H"][0], bufs["C"][0]) if reverse else final_states(bufs, lengths)
+        d = fast.forward(cell, w, X1, n_active, state0, reverse, keep=False, **kw)
+        return d.cache[1]["HS"], d.final
 
     full, expected = run()
-    assert len(full["H"]) == T + 1
+    assert len(full) == T + 1
     _chunks_of(monkeypatch, 4)
     ring, got = run(outputs=False)
-    assert len(ring["H"]) == 4 + 1
+    assert len(ring) == 4 + 1
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
     # with outputs, the chunked projection keeps every state
     chunked, _ = run(outputs=True)
-    np.testing.assert_allclose(chunked["H"], full["H"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(chunked, full, rtol=1e-12, atol=1e-14)
 
 
 def test_training_ignores_the_chunks(monkeypatch):
@@ -147,7 +151,7 @@ def test_kept_rings_give_the_results_of_fresh_ones(monkeypatch, steps, bidirecti
         assert got.dtype == e.dtype
         tol = 1e-5 if e.dtype == np.float32 else 1e-12
         np.testing.assert_allclose(got, e, rtol=tol, atol=tol)
-    assert recurrent._rings()
+    assert buffers.kept_rings()
 
 
 def test_kept_rings_own_their_buffers_and_are_bounded(monkeypatch):
@@ -160,14 +164,14 @@ def test_kept_rings_own_their_buffers_and_are_bounded(monkeypatch):
     X = rng.normal(size=(64, T, 2)).astype(np.float32)
     clear_workspace()
     net.forward(theta, X, np.full(64, T))
-    (_, bufs, _), = recurrent._rings().values()
+    (_, bufs, _), = buffers.kept_rings().values()
     lent = [a for arrays in workspace()._free.values() for a in arrays]
     assert lent and not any(np.shares_memory(a, b) for a in lent for b in bufs.values())
-    for B in range(1, recurrent._KEPT_RINGS + 3):
+    for B in range(1, buffers.KEPT_RINGS + 3):
         net.forward(theta, X[:B], np.full(B, T))
-    assert len(recurrent._rings()) == recurrent._KEPT_RINGS
+    assert len(buffers.kept_rings()) == buffers.KEPT_RINGS
     clear_workspace()
-    assert not recurrent._rings()
+    assert not buffers.kept_rings()
 
 
 def test_kept_rings_are_per_thread(monkeypatch):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skrnn.nn import RecurrentNetwork
-from skrnn.nn.optimizers import SGD, Adam, clip_grad_norm, clip_grad_value, minimize_lbfgs
+from skrnn.nn.optimizers import SGD, Adam, clip_grad_norm, minimize_lbfgs
 
 GRADS = [np.array([0.5, -1.0, 2.0]), np.array([-0.25, 0.5, 1.0]), np.array([1.0, 1.0, -3.0])]
 
@@ -12,10 +12,10 @@ GRADS = [np.array([0.5, -1.0, 2.0]), np.array([-0.25, 0.5, 1.0]), np.array([1.0,
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_sgd_momentum_formula(nesterov):
     lr, mu = 0.1, 0.9
-    params, opt = np.array([1.0, 2.0, 3.0]), SGD(lr, mu, nesterov)
+    params, opt = np.array([1.0, 2.0, 3.0]), SGD(lr, momentum=mu, nesterov=nesterov)
     expected, velocity = params.copy(), np.zeros(3)
     for g in GRADS:
-        opt.step(params, g)
+        opt.update_params(params, g)
         velocity = mu * velocity - lr * g
         expected += mu * velocity - lr * g if nesterov else velocity
         np.testing.assert_allclose(params, expected, rtol=1e-15)
@@ -23,7 +23,7 @@ def test_sgd_momentum_formula(nesterov):
 
 def test_sgd_without_momentum_is_plain_gradient_descent():
     params = np.array([1.0, 2.0, 3.0])
-    SGD(0.5, momentum=0.0, nesterov=False).step(params, GRADS[0])
+    SGD(0.5, momentum=0.0, nesterov=False).update_params(params, GRADS[0])
     np.testing.assert_allclose(params, [0.75, 2.5, 2.0])
 
 
@@ -32,7 +32,7 @@ def test_adam_formula():
     params, opt = np.array([1.0, 2.0, 3.0]), Adam(lr, b1, b2, eps)
     expected, m, v = params.copy(), np.zeros(3), np.zeros(3)
     for t, g in enumerate(GRADS, start=1):
-        opt.step(params, g)
+        opt.update_params(params, g)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         expected -= lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
@@ -42,7 +42,7 @@ def test_adam_formula():
 
 def test_adam_first_step_moves_each_parameter_by_the_learning_rate():
     params = np.zeros(3)
-    Adam(0.01, epsilon=0.0).step(params, np.array([1e-3, -5.0, 100.0]))
+    Adam(0.01, epsilon=0.0).update_params(params, np.array([1e-3, -5.0, 100.0]))
     np.testing.assert_allclose(params, [-0.01, 0.01, -0.01])
 
 
@@ -51,7 +51,7 @@ def test_optimizers_keep_float32(dtype):
     sgd, adam = SGD(), Adam()
     for opt in (sgd, adam):
         params = np.ones(4, dtype=dtype)
-        opt.step(params, np.ones(4, dtype=dtype))
+        opt.update_params(params, np.ones(4, dtype=dtype))
         assert params.dtype == dtype
     assert sgd.velocity.dtype == dtype
     assert adam.m.dtype == adam.v.dtype == dtype
@@ -79,10 +79,32 @@ def test_clip_by_norm_reports_non_finite_gradients_and_leaves_them():
     np.testing.assert_array_equal(g, [np.inf, 1.0])
 
 
-def test_clip_by_value():
-    g = np.array([-3.0, 0.5, 4.0])
-    assert clip_grad_value(g, 1.0) == pytest.approx(np.sqrt(9 + 0.25 + 16))
-    np.testing.assert_array_equal(g, [-1.0, 0.5, 1.0])
+def test_sgd_invscaling_runs_at_the_end_of_an_epoch():
+    opt = SGD(0.5, lr_schedule="invscaling", power_t=0.5)
+    assert opt.learning_rate == 0.5
+    opt.iteration_ends(time_step=99)
+    assert opt.learning_rate == pytest.approx(0.5 / 10)
+    constant = SGD(0.5)
+    constant.iteration_ends(99)
+    assert constant.learning_rate == 0.5
+
+
+def test_adaptive_schedule_divides_by_five_until_too_small_then_stops():
+    opt = SGD(1e-5, lr_schedule="adaptive")
+    assert opt.trigger_stopping("no progress.", verbose=False) is False
+    assert opt.learning_rate == pytest.approx(2e-6)
+    assert opt.trigger_stopping("no progress.", verbose=False) is False
+    assert opt.learning_rate == pytest.approx(4e-7)
+    assert opt.trigger_stopping("no progress.", verbose=False) is True
+    assert SGD(0.1).trigger_stopping("no progress.", verbose=False) is True
+    assert Adam(0.1).trigger_stopping("no progress.", verbose=False) is True
+
+
+def test_adam_uses_its_current_learning_rate():
+    params, opt = np.zeros(2), Adam(0.01, epsilon=0.0)
+    opt.learning_rate = 0.001  # what a schedule would set
+    opt.update_params(params, np.array([1.0, -1.0]))
+    np.testing.assert_allclose(params, [-0.001, 0.001])
 
 
 def test_lbfgs_minimises_a_quadratic():
@@ -125,6 +147,6 @@ def test_adam_with_clipping_learns_a_memory_task(cell):
     for _ in range(150):
         loss, grad = net.loss_and_grad(theta, X, lengths, y, "softmax")
         clip_grad_norm(grad, 5.0)
-        opt.step(theta, grad)
+        opt.update_params(theta, grad)
     accuracy = (net.forward(theta, X, lengths).argmax(1) == y).mean()
     assert accuracy > 0.9

@@ -11,33 +11,91 @@
 with ``nd`` = 2 for bidirectional layers and ``D_k`` = input size for k = 0, ``nd*H_{k-1}``
 after. Nothing is stored on the object during a call, so one network can serve many threads.
 
-Batches are given batch-first: ``X`` (B, T, D) padded, with ``lengths`` (B,) in [1, T]; values
-at padded steps are ignored.
+This module is where stacking, bidirectional layers, dropout between layers, the head and
+truncated backpropagation through time are written (:meth:`RecurrentNetwork.loss_and_grad`);
+the loop over time of one layer and direction is in :mod:`skrnn.nn.recurrent` and the steps in
+:mod:`skrnn.nn.cells`.
+
+Layout. Callers give batches batch-first: ``X`` (B, T, D) padded, with ``lengths`` (B,) in
+[1, T]; values at padded steps are ignored. Inside, a batch is sorted by length (longest
+first) and stored step by step with one column per sequence, once per call (:class:`Batch`)::
+
+    X1          (T, D+1, B)      layer input; row D is 1 at real steps and 0 at padded steps
+    Y           (T, H, B)        outputs of one direction, zero at padded steps
+    h_n, c_n    (H, B)           final states of one direction
+    head input  (nd*H, B)        "last": the final states of the top layer's directions
+    dY          (T, H, B)        gradient w.r.t. the outputs of one direction
+
+Every layer and direction reads and writes this layout: there is no transposing copy between
+layers or directions. The input of layer k > 0 is its own ``X1``, the outputs of the layer below
+(both directions) stacked with the real-step row.
 """
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
-from .cells import get_cell, last_slot
+from . import _fast, recurrent
+from ._fast.buffers import workspace
+from .cells import Weights, get_cell
 from .losses import LOSSES
-from .recurrent import (direction_backward, direction_forward, direction_outputs, final_states,
-                        workspace)
 
-__all__ = ["RecurrentNetwork"]
+__all__ = ["RecurrentNetwork", "Batch"]
+
+_IMPLEMENTATIONS = {"fast": _fast, "reference": recurrent}
+_PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """A batch sorted by length (longest first), time-major, zero at padded steps."""
+class Batch(NamedTuple):
+    """A batch sorted by length (longest first), stored step by step (see the module docstring).
 
-    order: np.ndarray  # (B,) sorted position -> original row
-    lengths: np.ndarray  # (B,) sorted lengths
-    X: np.ndarray  # (T, B, D), a view of the caller's array when nothing is padded: read only
-    n_active: np.ndarray  # (T,) rows with a real step at t
+    Parameters
+    ----------
+    order : ndarray of shape (B,)
+        Caller's row of each column: column i is row ``order[i]`` of the caller's ``X``.
+    lengths : ndarray of shape (B,)
+        Lengths of the columns, non-increasing.
+    n_active : ndarray of shape (T,)
+        Number of columns with a real step t, non-increasing.
+    X1 : ndarray of shape (T, D+1, B)
+        The inputs, zero at padded steps, and a last row that is 1 at real steps and 0 at
+        padded steps; stored feature-major (``X1.transpose(1, 0, 2)`` is C-contiguous).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = RecurrentNetwork("gru", input_size=2, hidden_sizes=(4,), n_outputs=1)
+    >>> batch = net.batch(np.ones((3, 5, 2)), lengths=[2, 5, 4])
+    >>> batch.order, batch.lengths, batch.n_active
+    (array([1, 2, 0]), array([5, 4, 2]), array([3, 3, 2, 2, 1]))
+    >>> batch.X1.shape
+    (5, 3, 3)
+    >>> batch.X1[:, 2]  # the real-step row: sequences as columns, longest first
+    array([[1., 1., 1.],
+           [1., 1., 1.],
+           [1., 1., 0.],
+           [1., 1., 0.],
+           [1., 0., 0.]])
+    """
+
+    order: np.ndarray
+    lengths: np.ndarray
+    n_active: np.ndarray
+    X1: np.ndarray
+
+
+class _Layer(NamedTuple):
+    """One layer of a forward pass: its input X1 (T, D+1, B), the dropout mask applied to it
+    (or None), the forward pass of each direction (:class:`skrnn.nn.recurrent.Direction`) and
+    the buffer the layer owns (its input's, above the first layer; else None)."""
+
+    X1: np.ndarray
+    mask: object
+    dirs: list
+    owned: object = None
 
 
 @dataclass(frozen=True)
@@ -47,16 +105,28 @@ class RecurrentNetwork:
     Parameters
     ----------
     cell : {"rnn", "lstm", "gru"}
+        The recurrent cell (:mod:`skrnn.nn.cells`).
     input_size : int
-    hidden_sizes : tuple of int, one per stacked layer
-    n_outputs : int, width of the dense head
-    bidirectional : bool
-    output : {"last", "sequence"}
-        "last": the head reads the last real state of each sequence (many-to-one; for
-        bidirectional layers the forward direction's last real step joined with the backward
-        direction's first step). "sequence": the head reads every real step (many-to-many).
-    activation : {"tanh", "relu"}, for cell="rnn"
-    dropout : float in [0, 1), dropout on the inputs of layers after the first, training only
+        Features per step.
+    hidden_sizes : tuple of int
+        Hidden size of each stacked layer.
+    n_outputs : int
+        Width of the dense head.
+    bidirectional : bool, default=False
+        Run every layer in both directions and stack the two outputs.
+    output : {"last", "sequence"}, default="last"
+        "last": the head reads the final states of the top layer (many-to-one; for
+        bidirectional layers the forward direction's state after the last real step joined
+        with the backward direction's state after the first step). "sequence": the head reads
+        every real step (many-to-many).
+    activation : {"tanh", "relu"}, default="tanh"
+        Nonlinearity of cell="rnn".
+    dropout : float in [0, 1), default=0.0
+        Dropout on the inputs of the layers after the first, during training only.
+    implementation : {"fast", "reference"}, default="fast"
+        Which implementation of the loop over time runs: the fast path
+        (``skrnn.nn._fast``) or the step-by-step reference (:mod:`skrnn.nn.recurrent`). Both
+        compute the same functions; the reference exists to be read and to test against.
 
     Examples
     --------
@@ -81,6 +151,7 @@ class RecurrentNetwork:
     output: str = "last"
     activation: str = "tanh"
     dropout: float = 0.0
+    implementation: str = "fast"
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
@@ -89,47 +160,74 @@ class RecurrentNetwork:
             raise ValueError(f"output must be 'last' or 'sequence', got {self.output!r}")
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes}")
+        if int(self.input_size) < 1 or int(self.n_outputs) < 1:
+            raise ValueError(f"input_size and n_outputs must be positive integers, got "
+                             f"{self.input_size} and {self.n_outputs}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.implementation not in _IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {sorted(_IMPLEMENTATIONS)}, got "
+                             f"{self.implementation!r}")
 
     # -- parameters ---------------------------------------------------------------------------
     @property
-    def _cell(self):
-        return get_cell(self.cell, self.activation)
-
-    @property
     def n_directions(self):
+        """Directions per layer: 2 if bidirectional, else 1."""
         return 2 if self.bidirectional else 1
-
-    def _suffixes(self):
-        return ("", "_reverse")[: self.n_directions]
 
     @property
     def layout(self):
-        """Tuple of (name, shape) in the order of the flat parameter vector."""
+        """Tuple of (name, shape) of every parameter, in the order of the flat vector."""
         return tuple((name, shape) for name, shape, _ in self._slices)
 
     @property
-    def _slices(self):
-        return _parameter_slices(self._cell.n_gates, self.input_size, self.hidden_sizes,
-                                 self._suffixes(), self.n_outputs)
-
-    @property
     def n_params(self):
+        """Length of the flat parameter vector."""
         return self._slices[-1][2].stop
 
+    @property
+    def _slices(self):
+        return _parameter_slices(_cell(self.cell, self.activation).n_gates, self.input_size,
+                                 self.hidden_sizes, self.n_directions, self.n_outputs)
+
     def unpack(self, theta):
-        """Dict of name -> view into ``theta`` (writing a view writes theta)."""
+        """Named views of the flat parameter vector.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Name -> view into ``theta`` (writing a view writes ``theta``).
+        """
         return {name: theta[part].reshape(shape) for name, shape, part in self._slices}
 
     def init_params(self, rng, dtype=np.float64, forget_bias=1.0):
-        """Glorot-uniform input and head weights, orthogonal recurrent weights, zero biases.
+        """Initial parameters for a new fit.
 
-        Each gate block is initialised on its own. For the LSTM, ``bias_ih``'s forget-gate
-        block is set to ``forget_bias``.
+        Input and head weights are Glorot-uniform, recurrent weights orthogonal, biases zero;
+        each gate block is initialised on its own. For the LSTM, the forget-gate block of
+        ``bias_ih`` is set to ``forget_bias``.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of randomness.
+        dtype : dtype, default=np.float64
+            Data type of the vector.
+        forget_bias : float, default=1.0
+            Initial forget-gate bias of the LSTM.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+            The flat parameter vector.
         """
         theta = np.zeros(self.n_params, dtype=dtype)
-        G = self._cell.n_gates
+        G = _cell(self.cell, self.activation).n_gates
         for name, W in self.unpack(theta).items():
             if name.startswith("weight_ih") or name == "head.weight":
                 blocks = W.shape[0] // G if name != "head.weight" else W.shape[0]
@@ -146,43 +244,109 @@ class RecurrentNetwork:
         return theta
 
     def state_dict(self, theta):
-        """PyTorch-style state dict: name -> array copy."""
+        """The parameters as a PyTorch-style state dict.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Name -> a copy of the parameter (``weight_ih_l0``, ..., ``head.bias``).
+        """
         return {name: v.copy() for name, v in self.unpack(theta).items()}
 
     def params_from_state_dict(self, state_dict, dtype=None):
-        """Flat vector from a state dict (names and shapes must match :attr:`layout`)."""
+        """The flat parameter vector from a state dict.
+
+        Parameters
+        ----------
+        state_dict : dict of str to array-like
+            Every parameter of :attr:`layout`, by name, with its shape.
+        dtype : dtype, default=None
+            Data type of the vector; by default the common type of the values.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+            The flat parameter vector.
+
+        Raises
+        ------
+        ValueError
+            If a name is missing or unexpected, a shape differs from :attr:`layout`, or a
+            value is not a finite real number.
+        """
         expected = dict(self.layout)
         missing = set(expected) - set(state_dict)
         unexpected = set(state_dict) - set(expected)
         if missing or unexpected:
             raise ValueError(f"state dict does not match the network: missing {sorted(missing)}, "
                              f"unexpected {sorted(unexpected)}")
-        dtype = dtype or np.result_type(*[np.asarray(v) for v in state_dict.values()])
-        theta = np.empty(self.n_params, dtype=dtype)
-        for name, view in self.unpack(theta).items():
-            value = np.asarray(state_dict[name])
+        values = {name: np.asarray(value) for name, value in state_dict.items()}
+        for name, value in values.items():
             if value.shape != expected[name]:
                 raise ValueError(f"{name} has shape {value.shape}, expected {expected[name]}")
-            view[...] = value
+            if value.dtype.kind not in "biuf":
+                raise ValueError(f"{name} has dtype {value.dtype}; expected real numbers")
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name} holds values that are not finite (nan or inf)")
+        dtype = dtype or np.result_type(*values.values())
+        theta = np.empty(self.n_params, dtype=dtype)
+        for name, view in self.unpack(theta).items():
+            view[...] = values[name]
         return theta
 
     # -- batches ------------------------------------------------------------------------------
-    def _batch(self, X, lengths):
+    def batch(self, X, lengths):
+        """Sort a padded batch by length and store it step by step (:class:`Batch`).
+
+        Parameters
+        ----------
+        X : array-like of shape (B, T, input_size)
+            Padded sequences; values at padded steps are ignored. Its float dtype (float32 or
+            float64; other types become float64) is the dtype of the computation.
+        lengths : array-like of int of shape (B,)
+            Lengths, each in [1, T].
+
+        Returns
+        -------
+        Batch
+            The batch, its ``X1`` a new array.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` does not have shape (B, T, input_size) or a length is out of range.
+        """
+        return self._batch(X, lengths, np.empty)[0]
+
+    def _batch(self, X, lengths, empty):
+        """(:meth:`batch`, the buffer its X1 views), the buffer from ``empty(shape, dtype)``."""
         X = np.asarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
         if X.ndim != 3 or X.shape[2] != self.input_size:
             raise ValueError(f"X must have shape (B, T, {self.input_size}), got {X.shape}")
         lengths = np.asarray(lengths, dtype=np.intp)
-        B, T, _ = X.shape
+        B, T, D = X.shape
         if lengths.shape != (B,) or (B and (lengths.min() < 1 or lengths.max() > T)):
             raise ValueError(f"lengths must be {B} integers in [1, {T}]")
         order = np.argsort(-lengths, kind="stable")
         L = lengths[order]
-        if B and L[-1] == T:  # no padding: rows in the caller's order, a view (read only)
-            return _Batch(order, L, X.transpose(1, 0, 2), np.full(T, B))
-        Xt = X[order].transpose(1, 0, 2)  # a copy (zeroed where padded), like X batch-major
-        real = np.arange(T)[:, None] < L[None, :]
-        Xt[~real] = 0
-        return _Batch(order, L, Xt, real.sum(axis=1))
+        Xf = empty((D + 1, T, B), X.dtype)  # stored feature-major (module docstring)
+        X1 = Xf.transpose(1, 0, 2)
+        if B == 0 or L[-1] == T:  # no padding: the caller's order, one transposing copy
+            np.copyto(Xf[:D], X.transpose(2, 1, 0))
+            Xf[D] = 1
+            return Batch(order, L, np.full(T, B), X1), Xf
+        np.take(X.transpose(2, 1, 0), order, axis=2, out=Xf[:D], mode="clip")
+        real = np.arange(T)[:, None] < L[None, :]  # (T, B)
+        np.copyto(Xf[:D], 0, where=~real[None])  # whatever was there, even NaN
+        Xf[D] = real
+        return Batch(order, L, real.sum(axis=1), X1), Xf
 
     @staticmethod
     def _windows(T, tbptt_steps):
@@ -192,185 +356,283 @@ class RecurrentNetwork:
         return [(s, min(s + k, T)) for s in range(0, T, k)]
 
     # -- forward ------------------------------------------------------------------------------
-    def _prepared(self, P, dtype, for_backward=True):
-        """Per layer, per direction: the cell's prepared weights in the batch's dtype (only
-        those of the forward pass unless ``for_backward``), in buffers from this thread's
-        workspace (:func:`_give_back` returns them)."""
-        cell, empty = self._cell, workspace().empty
-        out = []
-        for k in range(len(self.hidden_sizes)):
-            out.append([cell.prepare(*(P[f"{n}_l{k}{sfx}"].astype(dtype, copy=False) for n in
-                                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
-                                     for_backward=for_backward, empty=empty)
-                        for sfx in self._suffixes()])
-        return out
+    def prepare(self, theta, dtype, for_backward=True):
+        """The recurrent weights of every layer and direction, prepared for the implementation.
 
-    def _initial_state(self, B, dtype):
-        return [[(np.zeros((B, H), dtype), np.zeros((B, H), dtype)) for _ in self._suffixes()]
-                for H in self.hidden_sizes]
-
-    def _forward_layers(self, W, X, n_active, lengths, state, rng=None, for_backward=True,
-                        next_window=False, outputs=True):
-        """All layers over one window. Returns per-layer caches, top outputs and next state.
-
-        Each cache is (layer input, dropout mask or None, [direction buffers]). ``state`` holds
-        the forward directions' initial states; reverse directions always start at zero.
-        ``for_backward=False`` (inference) frees the buffers only a backward pass needs. The next
-        state is computed only if ``next_window`` (truncated BPTT), else it is empty. Without
-        ``outputs`` (inference only), the top layer keeps only its final states
-        (:meth:`_last_features`) and the top outputs are None.
-        """
-        cell, caches, next_state = self._cell, [], []
-        inp, top = X, len(self.hidden_sizes) - 1
-        for k, H in enumerate(self.hidden_sizes):
-            mask = None
-            if k > 0 and rng is not None and self.dropout > 0:
-                keep = 1.0 - self.dropout
-                mask = (rng.random(inp.shape) < keep).astype(inp.dtype) / inp.dtype.type(keep)
-                inp = inp * mask
-            dirs, outs, layer_state = [], [], []
-            for d, (w, (h0, c0)) in enumerate(zip(W[k], state[k])):
-                reverse = d == 1
-                if reverse:
-                    h0, c0 = np.zeros_like(h0), np.zeros_like(c0)
-                bufs = direction_forward(cell, w, inp, n_active, h0, c0, reverse,
-                                         keep=for_backward, outputs=outputs or k < top)
-                dirs.append(bufs)
-                outs.append(direction_outputs(bufs["H"], reverse)[0])
-                if next_window:  # the state the next window starts from
-                    layer_state.append((h0, c0) if reverse else final_states(bufs, lengths))
-            caches.append((inp, mask, dirs))
-            next_state.append(layer_state)
-            if not outputs and k == top:
-                return caches, None, next_state
-            inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
-        return caches, inp, next_state
-
-    def _features(self, caches, top, lengths, rows):
-        """Head input: (N, nd*H) for "last" (the given rows) or the top outputs (T, B, nd*H)."""
-        if self.output == "sequence":
-            return top
-        return self._last_features(caches, lengths, rows)
-
-    def _last_features(self, caches, lengths, rows):
-        """Forward direction's last real state joined with the backward direction's first."""
-        dirs = caches[-1][2]
-        H = dirs[0]["H"]
-        feats = [H[last_slot(lengths[rows], len(H)), rows]]
-        if self.bidirectional:
-            feats.append(dirs[1]["H"][0, rows])
-        return np.concatenate(feats, axis=1) if len(feats) > 1 else feats[0]
-
-    @contextmanager
-    def _run(self, theta, X, lengths, outputs=True):
-        """Context: forward over the whole batch (no truncation, no dropout); gives
-        (batch, P, caches, top), whose buffers go back to the workspace on exit. Without
-        ``outputs``, only the head input of output="last" can be read (and top is None)."""
-        batch = self._batch(X, lengths)
-        P = self.unpack(theta)
-        W = self._prepared(P, batch.X.dtype, for_backward=False)
-        state = self._initial_state(len(batch.lengths), batch.X.dtype)
-        caches = ()
-        try:
-            caches, top, _ = self._forward_layers(W, batch.X, batch.n_active, batch.lengths,
-                                                  state, for_backward=False, outputs=outputs)
-            yield batch, P, caches, top
-        finally:
-            _give_back(W, caches)
-
-    def forward(self, theta, X, lengths):
-        """Raw head outputs: (B, K) for output="last", (B, T, K) for "sequence" (zero where padded).
-
-        The dtype of X decides the dtype of the computation.
-        """
-        sequence = self.output == "sequence"
-        with self._run(theta, X, lengths, outputs=sequence) as (batch, P, caches, top):
-            rows = np.arange(len(batch.lengths))
-            feats = self._features(caches, top, batch.lengths, rows)
-            Z = (feats @ P["head.weight"].T.astype(feats.dtype)
-                 + P["head.bias"].astype(feats.dtype))
-        if self.output == "sequence":
-            Z[batch.n_active[:, None] <= rows[None, :]] = 0
-            Z = Z.transpose(1, 0, 2)
-        return _unsort(Z, batch.order)
-
-    def hidden_states(self, theta, X, lengths):
-        """Top layer states: per step (B, T, nd*H), zero where padded, and the head input of
-        output="last" (B, nd*H): the last real state (bidirectional: joined with the backward
-        direction's first step)."""
-        with self._run(theta, X, lengths) as (batch, P, caches, top):
-            rows = np.arange(len(batch.lengths))
-            last = self._last_features(caches, batch.lengths, rows)
-            return _unsort(top.transpose(1, 0, 2), batch.order), _unsort(last, batch.order)
-
-    def final_states(self, theta, X, lengths):
-        """Per-step top outputs and final states in PyTorch's conventions.
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+        dtype : dtype
+            Data type of the computation.
+        for_backward : bool, default=True
+            Whether a backward pass will use them (else only what inference needs).
 
         Returns
         -------
-        outputs : ndarray (B, T, nd*H_last), zero where padded
-        h_n : list of ndarray (B, H_k), one per layer and direction (layer-major, forward
-            first): the forward direction's state after the last real step, the backward
-            direction's state after step 0
-        c_n : list like h_n for the LSTM, else None
+        list of list
+            ``W[k][d]``: the prepared weights of layer k, direction d (0 forward, 1 reverse).
         """
-        with self._run(theta, X, lengths) as (batch, P, caches, top):
+        impl, cell, P = self._impl, _cell(self.cell, self.activation), self.unpack(theta)
+        return [[impl.prepare(cell, Weights(*(P[f"{n}_l{k}{sfx}"].astype(dtype, copy=False)
+                                               for n in _PARAMETER_NAMES)), for_backward)
+                 for sfx in ("", "_reverse")[: self.n_directions]]
+                for k in range(len(self.hidden_sizes))]
+
+    @property
+    def _impl(self):
+        return _IMPLEMENTATIONS[self.implementation]
+
+    def _zero_state(self, B, dtype):
+        n_states = len(_cell(self.cell, self.activation).state_names)
+        return [tuple(np.zeros((H, B), dtype) for _ in range(n_states))
+                for H in self.hidden_sizes]
+
+    def _forward_layers(self, W, X1, n_active, state, rng=None, keep=True, outputs=True):
+        """Every layer over one window of steps.
+
+        ``state[k]`` is the initial state of layer k's forward direction (reverse directions
+        start from zero). With ``rng``, dropout masks the inputs of layers after the first.
+        Without ``keep`` (inference) nothing is kept for a backward pass; without
+        ``outputs``, the top layer keeps only its final states. Returns a list of
+        :class:`_Layer`.
+        """
+        impl, cell, top = self._impl, _cell(self.cell, self.activation), len(self.hidden_sizes) - 1
+        layers = []
+        for k in range(len(self.hidden_sizes)):
+            mask = owned = None
+            if k > 0:
+                X1, mask, owned = self._layer_input(layers[-1], rng)
+            dirs = []
+            for d in range(self.n_directions):
+                state0 = state[k] if d == 0 else tuple(np.zeros_like(s) for s in state[k])
+                dirs.append(impl.forward(cell, W[k][d], X1, n_active, state0, reverse=d == 1,
+                                         keep=keep, outputs=outputs or k < top))
+            layers.append(_Layer(X1, mask, dirs, owned))
+        return layers
+
+    def _layer_input(self, below, rng):
+        """The input of the layer above ``below``: X1 (T, nd*H+1, B), its directions' outputs
+        stacked with the real-step row, dropout applied; the dropout mask (or None); and the
+        buffer X1 views (feature-major, like a batch's)."""
+        Ys = [d.Y for d in below.dirs]
+        T, H, B = Ys[0].shape
+        Xf = workspace().empty((len(Ys) * H + 1, T, B), Ys[0].dtype)
+        for d, Y in enumerate(Ys):
+            np.copyto(Xf[d * H:(d + 1) * H], Y.transpose(1, 0, 2))
+        X1 = Xf.transpose(1, 0, 2)
+        X1[:, -1] = below.X1[:, -1]
+        mask = None
+        if rng is not None and self.dropout > 0:
+            keep = 1.0 - self.dropout  # drawn in (T, B, D) order: the masks of earlier versions
+            mask = (rng.random((T, B, len(Ys) * H)) < keep).transpose(0, 2, 1)
+            mask = mask.astype(X1.dtype) / X1.dtype.type(keep)
+            X1[:, :-1] *= mask
+        return X1, mask, Xf
+
+    def _release(self, W=(), layers=(), arrays=()):
+        """Give the prepared weights, the buffers of ``layers`` and ``arrays`` back for reuse
+        (to the fast path's per-thread workspace; arrays it did not lend are ignored)."""
+        impl = self._impl
+        for layer in W:
+            for w in layer:
+                impl.release(w)
+        for layer in layers:
+            for d in layer.dirs:
+                impl.release(d)
+            workspace().give(layer.owned)
+        workspace().give(*arrays)
+
+    def _run(self, theta, X, lengths, outputs=True):
+        """Inference over a whole batch: (batch, layers), to be released with
+        :meth:`_release` (no truncation, no dropout; the first layer owns the batch's X1)."""
+        batch, Xf = self._batch(X, lengths, workspace().empty)
+        W = self.prepare(theta, batch.X1.dtype, for_backward=False)
+        try:
+            layers = self._forward_layers(W, batch.X1, batch.n_active,
+                                          self._zero_state(len(batch.order), batch.X1.dtype),
+                                          keep=False, outputs=outputs)
+        finally:
+            self._release(W)
+        return batch, [layers[0]._replace(owned=Xf)] + layers[1:]
+
+    def _head(self, theta, dtype):
+        P = self.unpack(theta)
+        return P["head.weight"].astype(dtype, copy=False), P["head.bias"].astype(dtype, copy=False)
+
+    def _sequence_logits(self, W_out, b_out, Ys):
+        """Head outputs at every step, (T, K, B), from the top outputs ``Ys`` (T, H, B) each."""
+        H = Ys[0].shape[1]
+        Z = sum(np.matmul(W_out[:, d * H:(d + 1) * H], Y) for d, Y in enumerate(Ys))
+        Z += b_out[:, None]
+        return Z
+
+    def forward(self, theta, X, lengths):
+        """The head outputs (logits, or values for regression).
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+        X : array-like of shape (B, T, input_size)
+            Padded sequences (:meth:`batch`); their dtype is the computation's.
+        lengths : array-like of int of shape (B,)
+            Lengths, each in [1, T].
+
+        Returns
+        -------
+        ndarray of shape (B, K) or (B, T, K)
+            (B, K) for output="last"; (B, T, K) for output="sequence", zero at padded steps.
+        """
+        sequence = self.output == "sequence"
+        batch, layers = self._run(theta, X, lengths, outputs=sequence)
+        try:
+            W_out, b_out = self._head(theta, batch.X1.dtype)
+            if sequence:
+                Z = self._sequence_logits(W_out, b_out, [d.Y for d in layers[-1].dirs])
+                real = np.arange(len(Z))[:, None] < batch.lengths[None, :]
+                Z *= real[:, None, :]
+                return _unsort(Z.transpose(2, 0, 1), batch.order)
+            feats = np.concatenate([d.final[0] for d in layers[-1].dirs])
+            return _unsort((W_out @ feats + b_out[:, None]).T, batch.order)
+        finally:
+            self._release(layers=layers)
+
+    def hidden_states(self, theta, X, lengths):
+        """The top layer's states at every step, and the head input of output="last".
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+        X : array-like of shape (B, T, input_size)
+            Padded sequences.
+        lengths : array-like of int of shape (B,)
+            Lengths, each in [1, T].
+
+        Returns
+        -------
+        states : ndarray of shape (B, T, nd*H)
+            The top layer's outputs (both directions stacked), zero at padded steps.
+        last : ndarray of shape (B, nd*H)
+            The forward direction's state after the last real step (bidirectional: joined
+            with the backward direction's state after the first step).
+        """
+        batch, layers = self._run(theta, X, lengths)
+        try:
+            dirs = layers[-1].dirs
+            states = np.concatenate([d.Y for d in dirs], axis=1).transpose(2, 0, 1)
+            last = np.concatenate([d.final[0] for d in dirs]).T
+            return _unsort(states, batch.order), _unsort(last, batch.order)
+        finally:
+            self._release(layers=layers)
+
+    def final_states(self, theta, X, lengths):
+        """The top layer's outputs and every layer's final states, in PyTorch's conventions.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+        X : array-like of shape (B, T, input_size)
+            Padded sequences.
+        lengths : array-like of int of shape (B,)
+            Lengths, each in [1, T].
+
+        Returns
+        -------
+        outputs : ndarray of shape (B, T, nd*H_last)
+            The top layer's outputs, zero at padded steps.
+        h_n : list of ndarray of shape (B, H_k)
+            One per layer and direction (layer-major, forward first): the forward direction's
+            state after the last real step, the backward direction's state after step 0.
+        c_n : list of ndarray of shape (B, H_k) or None
+            Like ``h_n``, the LSTM's cell states; None for the other cells.
+        """
+        batch, layers = self._run(theta, X, lengths)
+        try:
             h_n, c_n = [], []
-            for _, _, dirs in caches:
-                for d, bufs in enumerate(dirs):  # reverse: the state after step 0, in slot 0
-                    h, c = (final_states(bufs, batch.lengths) if d == 0 else
-                            (bufs["H"][0], bufs["C"][0] if "C" in bufs else None))
-                    h_n.append(_unsort(h, batch.order))
-                    if c is not None:
-                        c_n.append(_unsort(c, batch.order))
-            return _unsort(top.transpose(1, 0, 2), batch.order), h_n, (c_n or None)
+            for layer in layers:
+                for d in layer.dirs:
+                    h_n.append(_unsort(d.final[0].T, batch.order))
+                    if len(d.final) > 1:
+                        c_n.append(_unsort(d.final[1].T, batch.order))
+            outputs = np.concatenate([d.Y for d in layers[-1].dirs], axis=1).transpose(2, 0, 1)
+            return _unsort(outputs, batch.order), h_n, (c_n or None)
+        finally:
+            self._release(layers=layers)
 
     # -- training -----------------------------------------------------------------------------
     def loss_and_grad(self, theta, X, lengths, y, loss, sample_weight=None, l2=0.0,
                       tbptt_steps=None, rng=None):
-        """Loss and its gradient w.r.t. theta, by backpropagation through time.
+        """The loss and its gradient with respect to theta, by backpropagation through time.
+
+        Truncated backpropagation through time is written here: the steps are cut into
+        windows of ``tbptt_steps``; each window runs forward from the state the previous one
+        ended in, its loss is backpropagated within the window only, and the next window
+        starts from its final state (a constant: the gradient does not cross windows).
 
         Parameters
         ----------
-        theta : ndarray (n_params,)
-        X : ndarray (B, T, D); lengths : ndarray (B,)
-        y : targets, original row order. "softmax": integer classes, (B,) or (B, T);
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+        X : array-like of shape (B, T, input_size)
+            Padded sequences.
+        lengths : array-like of int of shape (B,)
+            Lengths, each in [1, T].
+        y : array-like
+            Targets in the caller's row order. "softmax": integer classes, (B,) or (B, T);
             "logistic" and "squared": (B, K) or (B, T, K).
         loss : {"softmax", "logistic", "squared"}
-        sample_weight : ndarray (B,) or None; for output="sequence" also (B, T), one weight
-            per step. The loss is the weighted mean over sequences (output="last") or over
-            real steps (output="sequence").
-        l2 : float, adds ``0.5 * l2 * ||weights||^2`` (biases excluded)
-        tbptt_steps : int or None. Truncated BPTT: windows of this many steps; the state
-            carries from window to window but the gradient does not. Unidirectional only.
-        rng : numpy Generator for dropout, or None (no dropout)
+            The output and loss pair (:mod:`skrnn.nn.losses`).
+        sample_weight : array-like of shape (B,) or (B, T), default=None
+            Weights of the sequences, or for output="sequence" of every step. The loss is the
+            weighted mean over sequences (output="last") or over real steps
+            (output="sequence").
+        l2 : float, default=0.0
+            Adds ``0.5 * l2 * ||weights||^2`` (biases excluded).
+        tbptt_steps : int or None, default=None
+            Truncated backpropagation through time in windows of this many steps
+            (unidirectional networks only).
+        rng : numpy.random.Generator or None, default=None
+            Source of the dropout masks; None means no dropout.
 
         Returns
         -------
         loss : float
-        grad : ndarray like theta
+            The loss.
+        grad : ndarray of shape (n_params,)
+            Its gradient, in theta's dtype.
+
+        Raises
+        ------
+        ValueError
+            If truncation is asked of a bidirectional network, or the weights do not have a
+            positive sum.
         """
         if tbptt_steps is not None and self.bidirectional:
             raise ValueError("truncated BPTT needs a unidirectional network: a backward "
                              "direction cannot carry its state across windows")
-        batch = self._batch(X, lengths)
-        dtype = batch.X.dtype
+        batch, Xf = self._batch(X, lengths, workspace().empty)
+        dtype = batch.X1.dtype
         P = self.unpack(theta)
-        W = self._prepared(P, dtype)
+        W = self.prepare(theta, dtype)
         Y, weights = self._targets(batch, y, loss, sample_weight)
         grad = np.zeros(self.n_params, dtype=dtype)
         G = self.unpack(grad)
-        state = self._initial_state(len(batch.lengths), dtype)
+        state = self._zero_state(len(batch.order), dtype)
         total = 0.0
-        T = batch.X.shape[0]
-        for s, e in self._windows(T, tbptt_steps):
-            lengths_w = batch.lengths if (s, e) == (0, T) else np.clip(batch.lengths - s, 0, e - s)
-            caches, top, state = self._forward_layers(W, batch.X[s:e], batch.n_active[s:e],
-                                                      lengths_w, state, rng,
-                                                      next_window=e < T)
-            total += self._window_loss_and_backward(P, W, G, caches, top, batch, s, e,
-                                                    lengths_w, Y, weights, loss)
-        _give_back(W)
+        T = batch.X1.shape[0]
+        try:
+            for s, e in self._windows(T, tbptt_steps):
+                lengths_w = np.clip(batch.lengths - s, 0, e - s)
+                layers = self._forward_layers(W, batch.X1[s:e], batch.n_active[s:e], state,
+                                              rng)
+                state = [layer.dirs[0].final for layer in layers]  # where the next window starts
+                total += self._window_loss_and_backward(theta, W, G, layers, batch, s, e,
+                                                        lengths_w, Y, weights, loss)
+        finally:
+            self._release(W, arrays=[Xf])
         if l2:
             for name, p in P.items():
                 if "weight" in name:
@@ -382,7 +644,7 @@ class RecurrentNetwork:
         """Targets in sorted order (time-major for "sequence") and weights summing to one."""
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-        B, T = len(batch.lengths), batch.X.shape[0]
+        B, T = len(batch.lengths), batch.X1.shape[0]
         y = np.asarray(y)[batch.order]
         sw = (np.ones(B) if sample_weight is None
               else np.asarray(sample_weight, dtype=np.float64)[batch.order])
@@ -391,76 +653,100 @@ class RecurrentNetwork:
             real = np.arange(T)[:, None] < batch.lengths[None, :]
             sw = (sw[:, :T].T if sw.ndim == 2 else sw[None, :]) * real
         if loss != "softmax":
-            y = y.astype(batch.X.dtype, copy=False)
+            y = y.astype(batch.X1.dtype, copy=False)
             if y.ndim == sw.ndim:
                 y = y[..., None]
         total = sw.sum()
         if not total > 0:
             raise ValueError("sample weights must have a positive sum")
-        return y, (sw / total).astype(batch.X.dtype)
+        return y, (sw / total).astype(batch.X1.dtype)
 
-    def _window_loss_and_backward(self, P, W, G, caches, top, batch, s, e, lengths_w, Y,
+    def _window_loss_and_backward(self, theta, W, G, layers, batch, s, e, lengths_w, Y,
                                   weights, loss):
-        """Loss of the outputs inside window [s, e), backpropagated into the gradients G."""
-        W_out, b_out = P["head.weight"].astype(top.dtype), P["head.bias"].astype(top.dtype)
+        """The loss of the outputs inside window [s, e), backpropagated into the gradients G.
+        Gives the window's buffers back."""
+        dtype = batch.X1.dtype
+        W_out, b_out = self._head(theta, dtype)
+        top = layers[-1].dirs
+        T, B = e - s, len(batch.order)
+        H = self.hidden_sizes[-1]
+        ws = workspace()
+        dYs = [(ws.zeros if self.output == "last" else ws.empty)((T, H, B), dtype) for _ in top]
         if self.output == "last":
             rows = np.flatnonzero((batch.lengths > s) & (batch.lengths <= e))
-            if rows.size == 0:
+            if rows.size == 0:  # no sequence ends in this window: no loss, no gradient
+                self._release(layers=layers, arrays=dYs)
                 return 0.0
-            feats = self._features(caches, top, lengths_w, rows)
-            value, dZ = LOSSES[loss](feats @ W_out.T + b_out, Y[rows], weights[rows])
-            dfeat = dZ @ W_out
-            dtop = None
+            feats = np.concatenate([d.final[0][:, rows] for d in top])  # (nd*H, N)
+            value, dZ = LOSSES[loss]((W_out @ feats + b_out[:, None]).T, Y[rows],
+                                     weights[rows])
+            dfeats = W_out.T @ dZ.T
+            G["head.weight"] += (dZ.T @ feats.T).astype(G["head.weight"].dtype)
+            G["head.bias"] += dZ.sum(axis=0)
+            dYs[0][lengths_w[rows] - 1, :, rows] = dfeats[:H].T  # the gradient enters at the
+            if len(top) > 1:  # last real step forward, and at step 0 in reverse
+                dYs[1][0, :, rows] = dfeats[H:].T
         else:
-            real = np.arange(e - s)[:, None] < lengths_w[None, :]  # (Tw, B)
-            feats = top[real]
-            value, dZ = LOSSES[loss](feats @ W_out.T + b_out, Y[s:e][real], weights[s:e][real])
-            dtop = np.zeros_like(top)
-            dtop[real] = dZ @ W_out
-            rows = None
-        G["head.weight"] += (dZ.T @ feats).astype(G["head.weight"].dtype)
-        G["head.bias"] += dZ.sum(axis=0)
-        self._backward_layers(W, G, caches, dtop, dfeat if dtop is None else None, rows,
-                              lengths_w, batch.n_active[s:e])
+            real = np.arange(T)[:, None] < lengths_w[None, :]  # (T, B)
+            Z = self._sequence_logits(W_out, b_out, [d.Y for d in top])
+            feats = np.concatenate([d.Y for d in top], axis=1).transpose(0, 2, 1)[real]
+            value, dZ = LOSSES[loss](Z.transpose(0, 2, 1)[real], Y[s:e][real],
+                                     weights[s:e][real])
+            G["head.weight"] += (dZ.T @ feats).astype(G["head.weight"].dtype)
+            G["head.bias"] += dZ.sum(axis=0)
+            dZ_full = np.zeros((T, B, W_out.shape[0]), dtype)
+            dZ_full[real] = dZ
+            for d, dY in enumerate(dYs):
+                np.matmul(W_out[:, d * H:(d + 1) * H].T, dZ_full.transpose(0, 2, 1), out=dY)
+        self._backward_layers(W, G, layers, dYs, batch.n_active[s:e])
         return value
 
-    def _backward_layers(self, W, G, caches, dtop, dfeat, rows, lengths_w, n_active):
-        """Backpropagate from the head input into every layer, accumulating into G."""
-        cell = self._cell
-        for k in range(len(self.hidden_sizes) - 1, -1, -1):
-            inp, mask, dirs = caches[k]
-            H = self.hidden_sizes[k]
+    def _backward_layers(self, W, G, layers, dYs, n_active):
+        """Backpropagate from the top outputs' gradients ``dYs`` (one (T, H, B) array per
+        direction) into every layer, adding the parameter gradients to G. Gives every
+        layer's buffers back once its backward pass is done."""
+        impl, cell = self._impl, _cell(self.cell, self.activation)
+        done = list(dYs)  # arrays to give back after the layer that reads them
+        for k in range(len(layers) - 1, -1, -1):
+            layer = layers[k]
             dinp = None
-            for d, bufs in enumerate(dirs):
-                if dtop is not None:
-                    dH = np.ascontiguousarray(dtop[..., d * H:(d + 1) * H])
-                else:  # output="last": the gradient enters at one step per row
-                    dH = workspace().zeros((inp.shape[0], inp.shape[1], H), inp.dtype)
-                    steps = lengths_w[rows] - 1 if d == 0 else np.zeros_like(rows)
-                    dH[steps, rows] = dfeat[:, d * H:(d + 1) * H]
-                dX, grads = direction_backward(cell, W[k][d], bufs, inp, dH, n_active,
-                                               reverse=d == 1, need_dX=k > 0)
+            for d, direction in enumerate(layer.dirs):
+                dX, grads = impl.backward(cell, W[k][d], direction.cache, dYs[d], n_active,
+                                          reverse=d == 1, need_dX=k > 0)
                 sfx = ("", "_reverse")[d]
-                for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), grads):
+                for name, g in zip(_PARAMETER_NAMES, grads):
                     G[f"{name}_l{k}{sfx}"] += g
                 if dX is not None:
-                    dinp = dX if dinp is None else dinp + dX
-            if mask is not None and dinp is not None:
-                dinp *= mask
-            dtop, dfeat = dinp, None
+                    if dinp is None:
+                        dinp = dX
+                    else:
+                        dinp += dX
+                        done.append(dX)
+            self._release(layers=[layer], arrays=done)
+            done = [dinp]
+            if k > 0:
+                if layer.mask is not None:
+                    dinp *= layer.mask
+                H = self.hidden_sizes[k - 1]
+                dYs = [dinp[:, d * H:(d + 1) * H] for d in range(self.n_directions)]
+
+
+@lru_cache(maxsize=None)
+def _cell(cell, activation):
+    return get_cell(cell, activation)
 
 
 @lru_cache(maxsize=64)
-def _parameter_slices(G, input_size, hidden_sizes, suffixes, n_outputs):
+def _parameter_slices(G, input_size, hidden_sizes, n_directions, n_outputs):
     """(name, shape, slice into the flat vector) of every parameter, in order."""
     shapes, d_in = [], input_size
     for k, H in enumerate(hidden_sizes):
-        for sfx in suffixes:
+        for sfx in ("", "_reverse")[:n_directions]:
             shapes += [(f"weight_ih_l{k}{sfx}", (G * H, d_in)),
                        (f"weight_hh_l{k}{sfx}", (G * H, H)),
                        (f"bias_ih_l{k}{sfx}", (G * H,)),
                        (f"bias_hh_l{k}{sfx}", (G * H,))]
-        d_in = len(suffixes) * H
+        d_in = n_directions * H
     shapes += [("head.weight", (n_outputs, d_in)), ("head.bias", (n_outputs,))]
     out, start = [], 0
     for name, shape in shapes:
@@ -468,18 +754,6 @@ def _parameter_slices(G, input_size, hidden_sizes, suffixes, n_outputs):
         out.append((name, shape, slice(start, start + size)))
         start += size
     return tuple(out)
-
-
-def _give_back(W, caches=()):
-    """Return the prepared weights ``W`` and the direction buffers in ``caches`` to this
-    thread's workspace, for the next call (only arrays it lent are taken)."""
-    ws = workspace()
-    for layer in W:
-        for w in layer:
-            ws.give(*vars(w).values())
-    for _, _, dirs in caches:
-        for bufs in dirs:
-            ws.give(*bufs.values())
 
 
 def _unsort(Z, order):

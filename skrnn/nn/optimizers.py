@@ -1,21 +1,36 @@
 """Optimizers and gradient clipping over one flat parameter vector.
 
-The stochastic optimizers know nothing of networks: their whole contract is
-``step(params, grad)``, updating ``params`` in place. L-BFGS goes through
-``scipy.optimize.minimize`` on the flat vector.
+The stochastic optimizers know nothing of networks. Their contract is scikit-learn's for its
+multilayer perceptron: ``update_params(params, grads)`` updates ``params`` in place,
+``iteration_ends(time_step)`` runs the learning-rate schedule at the end of an epoch, and
+``trigger_stopping(msg, verbose)`` decides whether training stops when it no longer improves.
+Each optimizer keeps its own state (moments, velocity, step count, current learning rate) in
+its public attributes; attributes starting with ``_`` are scratch space.
+L-BFGS goes through ``scipy.optimize.minimize`` on the flat vector.
 """
 
 import numpy as np
 from scipy.optimize import minimize
 
-__all__ = ["SGD", "Adam", "clip_grad_norm", "clip_grad_value", "minimize_lbfgs"]
+__all__ = ["SGD", "Adam", "clip_grad_norm", "minimize_lbfgs"]
 
 
 def clip_grad_norm(grad, max_norm):
-    """Scale ``grad`` in place so its global L2 norm is at most ``max_norm``.
+    """Scale ``grad`` in place so that its global L2 norm is at most ``max_norm``.
 
-    Returns the norm before clipping (a float). A gradient that is not finite is left as it is
-    and its norm (inf or nan) returned, so the caller can stop training.
+    A gradient that is not finite is left as it is, so that the caller can stop training.
+
+    Parameters
+    ----------
+    grad : ndarray
+        The gradient, changed in place.
+    max_norm : float or None
+        Largest norm allowed; None only measures the norm.
+
+    Returns
+    -------
+    float
+        The norm before clipping (inf or nan for a gradient that is not finite).
 
     Examples
     --------
@@ -32,20 +47,46 @@ def clip_grad_norm(grad, max_norm):
     return norm
 
 
-def clip_grad_value(grad, clip_value):
-    """Clip every entry of ``grad`` in place to [-clip_value, clip_value].
+class _Optimizer:
+    """The contract shared by the stochastic optimizers (see the module docstring)."""
 
-    Returns the global L2 norm before clipping.
-    """
-    norm = float(np.sqrt(np.vdot(grad, grad)))
-    np.clip(grad, -clip_value, clip_value, out=grad)
-    return norm
+    def __init__(self, learning_rate_init):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+
+    def iteration_ends(self, time_step):
+        """Update the learning rate at the end of an epoch (nothing by default).
+
+        Parameters
+        ----------
+        time_step : int
+            Number of training samples seen so far.
+        """
+
+    def trigger_stopping(self, msg, verbose):
+        """Decide whether training stops after epochs without improvement.
+
+        Parameters
+        ----------
+        msg : str
+            What did not improve, printed when ``verbose``.
+        verbose : bool
+            Whether to print the decision.
+
+        Returns
+        -------
+        bool
+            True: stop (always, by default).
+        """
+        if verbose:
+            print(msg + " Stopping.")
+        return True
 
 
-class SGD:
-    """Stochastic gradient descent with momentum, optionally Nesterov's.
+class SGD(_Optimizer):
+    """Stochastic gradient descent with momentum and a learning-rate schedule.
 
-    With velocity ``v`` (zero at the start)::
+    The momentum may be Nesterov's. With velocity ``v`` (zero at the start)::
 
         v <- momentum * v - learning_rate * grad
         params <- params + v                                      (classical)
@@ -53,31 +94,109 @@ class SGD:
 
     Parameters
     ----------
+    learning_rate_init : float, default=0.01
+        The initial learning rate.
+    lr_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
+        "constant" keeps it; "invscaling" sets it to
+        ``learning_rate_init / (time_step + 1) ** power_t`` at the end of every epoch;
+        "adaptive" divides it by 5 each time training stops improving, and stops training
+        once it is below 1e-6.
+    momentum : float, default=0.9
+        Momentum, in [0, 1].
+    nesterov : bool, default=True
+        Use Nesterov's momentum.
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
+
+    Attributes
+    ----------
     learning_rate : float
-    momentum : float in [0, 1]
-    nesterov : bool
+        The current learning rate.
+    velocity : ndarray or None
+        The velocity, once an update has run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params = np.array([1.0, 2.0])
+    >>> SGD(0.5, momentum=0.0).update_params(params, np.array([1.0, -1.0]))
+    >>> params
+    array([0.5, 2.5])
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=True):
-        self.learning_rate = learning_rate
+    def __init__(self, learning_rate_init=0.01, lr_schedule="constant", momentum=0.9,
+                 nesterov=True, power_t=0.5):
+        super().__init__(learning_rate_init)
+        if lr_schedule not in ("constant", "invscaling", "adaptive"):
+            raise ValueError(f"lr_schedule must be 'constant', 'invscaling' or 'adaptive', got "
+                             f"{lr_schedule!r}")
+        self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.nesterov = nesterov
+        self.power_t = power_t
         self.velocity = None
 
-    def step(self, params, grad):
+    def update_params(self, params, grads):
+        """Take one step.
+
+        Parameters
+        ----------
+        params : ndarray
+            The parameters, updated in place.
+        grads : ndarray
+            Their gradient, of the same shape.
+        """
         if self.velocity is None:
             self.velocity = np.zeros_like(params)
-        lr = params.dtype.type(self.learning_rate)
+        f = params.dtype.type
+        lr, mu = f(self.learning_rate), f(self.momentum)
         v = self.velocity
-        v *= params.dtype.type(self.momentum)
-        v -= lr * grad
+        v *= mu
+        v -= lr * grads
         if self.nesterov:
-            params += params.dtype.type(self.momentum) * v - lr * grad
+            params += mu * v - lr * grads
         else:
             params += v
 
+    def iteration_ends(self, time_step):
+        """Run the "invscaling" schedule at the end of an epoch.
 
-class Adam:
+        Parameters
+        ----------
+        time_step : int
+            Number of training samples seen so far.
+        """
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, msg, verbose):
+        """Stop, or with the "adaptive" schedule divide the learning rate by 5 instead.
+
+        Parameters
+        ----------
+        msg : str
+            What did not improve, printed when ``verbose``.
+        verbose : bool
+            Whether to print the decision.
+
+        Returns
+        -------
+        bool
+            True to stop training.
+        """
+        if self.lr_schedule != "adaptive":
+            return super().trigger_stopping(msg, verbose)
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + f" Setting learning rate to {self.learning_rate:f}")
+        return False
+
+
+class Adam(_Optimizer):
     """Adam (Kingma and Ba, 2015), the bias correction folded into the step size.
 
     With first and second moments ``m``, ``v`` (zero at the start) and step count ``t``::
@@ -88,27 +207,62 @@ class Adam:
 
     Parameters
     ----------
-    learning_rate, beta_1, beta_2, epsilon : float
+    learning_rate_init : float, default=0.001
+        The learning rate ``lr``.
+    beta_1 : float, default=0.9
+        Decay of the first moment.
+    beta_2 : float, default=0.999
+        Decay of the second moment.
+    epsilon : float, default=1e-8
+        Added to the root of the second moment.
+
+    Attributes
+    ----------
+    learning_rate : float
+        The current learning rate.
+    t : int
+        Updates so far.
+    m, v : ndarray or None
+        The moments, once an update has run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params = np.zeros(2)
+    >>> Adam(0.01).update_params(params, np.array([5.0, -0.1]))
+    >>> params.round(6)
+    array([-0.01,  0.01])
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        self.learning_rate = learning_rate
+    def __init__(self, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(learning_rate_init)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
-        self.m = self.v = self._tmp = None
+        self.m = self.v = None
+        self._tmp = None  # scratch, not state
 
-    def step(self, params, grad):
+    def update_params(self, params, grads):
+        """Take one step.
+
+        Parameters
+        ----------
+        params : ndarray
+            The parameters, updated in place.
+        grads : ndarray
+            Their gradient, of the same shape.
+        """
         if self.m is None:
             self.m, self.v = np.zeros_like(params), np.zeros_like(params)
+        if self._tmp is None or self._tmp.shape != params.shape or self._tmp.dtype != params.dtype:
             self._tmp = np.empty_like(params)
         self.t += 1
         f = params.dtype.type
         m, v, tmp = self.m, self.v, self._tmp
+        np.multiply(grads, grads, out=tmp)
         m *= f(self.beta_1)
-        m += f(1 - self.beta_1) * grad
-        np.multiply(grad, grad, out=tmp)
+        m += f(1 - self.beta_1) * grads
         v *= f(self.beta_2)
         tmp *= f(1 - self.beta_2)
         v += tmp
@@ -121,14 +275,38 @@ class Adam:
 
 
 def minimize_lbfgs(fun, theta0, max_iter=200, tol=1e-4, max_fun=15000, callback=None):
-    """Minimise ``fun(theta) -> (loss, grad)`` with scipy's L-BFGS-B on the flat vector.
+    """Minimise a function with scipy's L-BFGS-B on a flat parameter vector.
 
     scipy works in float64; the result is cast back to ``theta0``'s dtype.
 
+    Parameters
+    ----------
+    fun : callable
+        ``fun(theta) -> (loss, grad)``.
+    theta0 : ndarray of shape (n_params,)
+        Starting point.
+    max_iter : int, default=200
+        Most iterations.
+    tol : float, default=1e-4
+        Projected-gradient tolerance (scipy's ``gtol``).
+    max_fun : int, default=15000
+        Most evaluations of ``fun``.
+    callback : callable, default=None
+        Called by scipy after every iteration with the intermediate result.
+
     Returns
     -------
-    theta : ndarray, the minimiser
+    theta : ndarray of shape (n_params,)
+        The minimiser.
     result : scipy.optimize.OptimizeResult
+        scipy's report.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> theta, result = minimize_lbfgs(lambda x: (float(x @ x), 2 * x), np.ones(3))
+    >>> bool(np.allclose(theta, 0))
+    True
     """
     dtype = theta0.dtype
 
