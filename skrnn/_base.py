@@ -1,49 +1,27 @@
 """The estimator shared by RNNClassifier, RNNRegressor and RNNSequenceTagger.
 
-What lives here: hyperparameters and their validation, turning every accepted input form into a
-padded batch with lengths, the training loop split into small named helpers, prediction in
-chunks, and scikit-learn's tags. The math lives in :mod:`skrnn.nn`.
+What lives here: the hyperparameters and their validation, reading the input once per call
+(:class:`skrnn.sequences.Sequences`), the fitted state, declared once, the weights as a
+PyTorch-style state dict, prediction, and scikit-learn's tags. The training loops are in
+:mod:`skrnn._training`; the math is in :mod:`skrnn.nn`.
 """
 
-import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
 
+from ._training import TrainingData, fit_lbfgs, fit_stochastic
 from .nn import RecurrentNetwork
-from .nn.optimizers import SGD, Adam, clip_grad_norm, minimize_lbfgs
-from .nn.recurrent import clear_workspace
-from .sequences import check_sequences, reject_strings
+from .nn._fast.buffers import trim_workspace
+from .nn.optimizers import SGD, Adam
+from .sequences import Sequences, _is_table, _reject_strings, check_sequences
 
 _PREDICT_CHUNK = 1024  # sequences per forward pass when predicting
-
-
-def _is_table(X):
-    """True for inputs scikit-learn itself reads as a table: 2-D (or 1-D) arrays, sparse
-    matrices, flat DataFrames and nested lists of numbers of equal length. Ragged lists, lists
-    of arrays, 3-D arrays and long-format pandas are sequence forms."""
-    if sp.issparse(X):
-        return True
-    if hasattr(X, "iloc"):
-        return X.index.nlevels == 1
-    if isinstance(X, (list, tuple)):
-        if any(isinstance(item, np.ndarray) or hasattr(item, "iloc") for item in X):
-            return False
-        try:
-            arr = np.asarray(X)
-        except ValueError:  # inhomogeneous nesting: ragged
-            return False
-        return arr.ndim == 2 and arr.dtype != object
-    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
-    return arr.ndim != 3 and not (arr.ndim == 1 and arr.dtype == object)
 
 
 def _stochastic_solver(estimator):
@@ -52,7 +30,7 @@ def _stochastic_solver(estimator):
 
 
 class BaseRNN(TransformerMixin, BaseEstimator):
-    """Shared parameters and training loop; see the subclasses for the documentation."""
+    """Shared parameters, fitted state and prediction; see the subclasses for the documentation."""
 
     _parameter_constraints: dict = {
         "cell": [StrOptions({"lstm", "gru", "rnn"})],
@@ -83,6 +61,27 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "tbptt_steps": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    # The fitted state, declared once: every attribute fit sets, and exactly what
+    # skrnn.persistence saves and loads. Each name maps to the kind of value it holds, which
+    # tells persistence how to store it and how to check it when loading. Names marked
+    # optional may be absent (feature_names_in_ exists only for input with feature names).
+    _fitted_state = {
+        "network_": "network",
+        "theta_": "params",
+        "_optimizer": "optimizer",
+        "n_features_in_": "int",
+        "feature_names_in_": "labels, optional",
+        "_fitted_on_table": "bool",
+        "n_iter_": "int",
+        "t_": "int",
+        "loss_curve_": "floats",
+        "grad_norm_curve_": "floats",
+        "best_loss_": "float",
+        "validation_scores_": "floats or None",
+        "best_validation_score_": "float or None",
+        "_no_improvement_count": "int",
     }
 
     # set by subclasses
@@ -127,71 +126,76 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         self.max_grad_norm = max_grad_norm
         self.tbptt_steps = tbptt_steps
 
-    # -- input validation -----------------------------------------------------------------------
-    def _validate_X(self, X, reset):
-        """Any accepted input form -> (X3 (n, T, F) float, lengths (n,)); checks features."""
+    # -- reading the input, once per call ---------------------------------------------------
+    def _validate_sequences(self, X, reset):
+        """Read X (any accepted form) into :class:`~skrnn.sequences.Sequences` and check its
+        features against fit's (``reset``: remember them instead)."""
         if _is_table(X):
-            return self._validate_table(X, reset)
-        X3, lengths, names = check_sequences(X, two_d=self._two_d)
-        n_features = X3.shape[2]
-        if reset:
-            self.n_features_in_ = n_features
-            if names is not None:
-                self.feature_names_in_ = names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self._fitted_on_table = False
+            seqs = self._validate_table(X, reset)
         else:
-            self._check_step_features(n_features, names)
-        return X3, lengths
+            X3, lengths, names = check_sequences(X, two_d=self._two_d)
+            seqs = Sequences(X3, lengths, False, names)
+        if reset:
+            self._fitted_on_table = seqs.table
+            if not seqs.table:
+                self.n_features_in_ = seqs.X3.shape[2]
+                if seqs.feature_names is not None:
+                    self.feature_names_in_ = seqs.feature_names
+                elif hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+        else:
+            self._check_step_features(seqs)
+        return seqs
 
     def _validate_table(self, X, reset):
         """2-D input through scikit-learn's own checks (messages, feature names, widths)."""
         kwargs = dict(dtype=(np.float64, np.float32), ensure_min_samples=1)
         if not sp.issparse(X):
-            reject_strings(np.asarray(X))
+            _reject_strings(np.asarray(X))
         if getattr(X, "ndim", 0) == 2 and X.shape[1] == 0:
             raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
                              "of 1 is required.")
         if reset or self._fitted_on_table:
             X2 = validate_data(self, X, reset=reset, **kwargs)
-            self._fitted_on_table = self._fitted_on_table if not reset else True
         else:
             X2 = check_array(X, **kwargs)
-        X3 = X2[:, :, None] if self._two_d == "sequences" else X2[:, None, :]
-        X3 = np.array(X3, order="C")  # a private copy: the caller's array is never touched
-        if not reset:
-            self._check_step_features(X3.shape[2], None)
-        return X3, np.full(len(X3), X3.shape[1], dtype=np.intp)
+        return Sequences.from_table(X2, self._two_d)
 
-    def _check_step_features(self, n_features, names):
-        expected = self._network.input_size
+    def _check_step_features(self, seqs):
+        expected = self.network_.input_size
+        n_features = seqs.X3.shape[2]
         if n_features != expected:
             raise ValueError(f"X has {n_features} features per step, but "
                              f"{type(self).__name__} is expecting {expected} features per step "
                              "as input.")
         fitted_names = getattr(self, "feature_names_in_", None)
-        if names is not None and fitted_names is not None and not self._fitted_on_table \
-                and list(names) != list(fitted_names):
+        if seqs.feature_names is not None and fitted_names is not None \
+                and not self._fitted_on_table and list(seqs.feature_names) != list(fitted_names):
             raise ValueError(f"The feature names should match those that were passed during "
-                             f"fit: got {list(names)}, expected {list(fitted_names)}.")
+                             f"fit: got {list(seqs.feature_names)}, expected "
+                             f"{list(fitted_names)}.")
 
     def _check_y_given(self, y):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None.")
 
-    def _sample_weight(self, sample_weight, X3):
-        return _check_sample_weight(sample_weight, X3, dtype=np.float64, ensure_non_negative=True)
+    def _sample_weight(self, sample_weight, lengths):
+        return _check_sample_weight(sample_weight, lengths, dtype=np.float64,
+                                    ensure_non_negative=True)
 
     # -- subclass hooks ---------------------------------------------------------------------
-    def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):
+    def _validate_targets(self, y, seqs, sample_weight, reset, classes=None):
         """Return (targets for the network, loss weights, n_outputs)."""
         raise NotImplementedError
 
-    def _score_validation(self, X3, lengths, Y):
+    def _score_validation(self, validation):
         """The validation score used by early stopping (higher is better)."""
         raise NotImplementedError
+
+    def _stratify_labels(self, Y):
+        """Labels to stratify the validation split by, or None."""
+        return None
 
     # -- fit ------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -200,43 +204,51 @@ class BaseRNN(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequences in any accepted form (see the class docstring)
-        y : targets, see the class docstring
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+        y : array-like
+            Targets (see the class docstring).
         sample_weight : array-like of shape (n_sequences,), default=None
             Weights of the sequences; the loss is their weighted mean.
 
         Returns
         -------
-        self
+        object
+            The fitted estimator (``self``).
         """
         return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         self._check_y_given(y)
-        first = not hasattr(self, "_theta") or not (incremental or self.warm_start)
-        if first:
-            self._fitted_on_table = False
-        self._fit_input_is_table = _is_table(X)
-        X3, lengths = self._validate_X(X, reset=first)
-        Y, weights, n_outputs = self._validate_targets(y, lengths, sample_weight, first, classes)
+        first = not hasattr(self, "theta_") or not (incremental or self.warm_start)
+        seqs = self._validate_sequences(X, reset=first)
+        Y, weights, n_outputs = self._validate_targets(y, seqs, sample_weight, first, classes)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
         if first:
-            self._initialize(X3.shape[2], n_outputs, X3.dtype, rng)
-        X3 = X3.astype(self._theta.dtype, copy=False)
+            self._initialize(seqs.X3.shape[2], n_outputs, seqs.X3.dtype, rng)
+        data = TrainingData(seqs.X3.astype(self.theta_.dtype, copy=False), seqs.lengths, Y,
+                            weights)
         try:
             if self.solver == "lbfgs":
-                self._fit_lbfgs(X3, lengths, Y, weights)
+                fit_lbfgs(self, data)
             else:
-                self._fit_stochastic(X3, lengths, Y, weights, rng, incremental)
+                fit_stochastic(self, data, rng, incremental)
         finally:
-            clear_workspace()  # the engine's reusable buffers are not kept after fit
+            trim_workspace()  # keep a bounded part of the engine's buffers for the next call
         return self
 
     def _initialize(self, n_features, n_outputs, dtype, rng):
-        self._network = RecurrentNetwork(
+        """The fitted state of a new fit (see ``_fitted_state``)."""
+        self.network_ = RecurrentNetwork(
             self.cell, n_features, tuple(np.atleast_1d(self.hidden_layer_sizes)), n_outputs,
             self.bidirectional, self._output, self.activation, self.dropout)
-        self._theta = self._network.init_params(rng, dtype)
+        self.theta_ = self.network_.init_params(rng, dtype)
+        if self.solver == "sgd":
+            self._optimizer = SGD(self.learning_rate_init, self.learning_rate, self.momentum,
+                                  self.nesterovs_momentum, self.power_t)
+        else:
+            self._optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2,
+                                   self.epsilon)
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -245,230 +257,137 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
         self._no_improvement_count = 0
-        self._optimizer = self._make_optimizer()
 
-    def _make_optimizer(self):
-        if self.solver == "sgd":
-            return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
-        return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+    def _check_fitted_state(self):
+        """Raise ValueError if the fitted attributes do not fit together (checked after
+        :func:`skrnn.persistence.load` has set them)."""
+        net = self.network_
+        if net.output != self._output or net.implementation != "fast":
+            raise ValueError(f"The network {net} does not fit {type(self).__name__}.")
+        if not self._fitted_on_table and self.n_features_in_ != net.input_size:
+            raise ValueError(f"n_features_in_={self.n_features_in_} does not fit the network's "
+                             f"{net.input_size} input features.")
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and len(names) != self.n_features_in_:
+            raise ValueError(f"feature_names_in_ has {len(names)} names for "
+                             f"{self.n_features_in_} features.")
 
-    def _objective(self, theta, X3, lengths, Y, weights, rng=None):
-        """Weighted mean loss plus ``alpha / 2 * ||W||^2 / total weight`` and its gradient."""
-        l2 = self.alpha / weights.sum()
+    def _objective(self, theta, data, rng=None):
+        """Weighted mean loss plus ``alpha / 2 * ||W||^2 / total weight``, and its gradient."""
+        l2 = self.alpha / data.weights.sum()
         tbptt = self.tbptt_steps if not self.bidirectional else None
-        return self._network.loss_and_grad(theta, X3[:, :lengths.max()], lengths, Y,
-                                           self._loss, weights, l2, tbptt, rng)
+        return self.network_.loss_and_grad(theta, data.X3, data.lengths, data.Y, self._loss,
+                                           data.weights, l2, tbptt, rng)
 
-    # -- stochastic solvers ---------------------------------------------------------------------
-    def _fit_stochastic(self, X3, lengths, Y, weights, rng, incremental):
-        data, validation = self._split_validation(X3, lengths, Y, weights, rng, incremental)
-        n = len(data[1])
-        batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
-        self._best_theta = self._theta.copy()
-        try:
-            stopped = self._run_epochs(data, validation, batch_size, rng,
-                                       1 if incremental else self.max_iter)
-        except KeyboardInterrupt:
-            self._theta = self._best_theta
-            warnings.warn(f"fit was interrupted (KeyboardInterrupt) during epoch "
-                          f"{self.n_iter_ + 1}; the model keeps the weights of its best epoch "
-                          "so far.", UserWarning)
-            return
-        if not (stopped or incremental):
-            warnings.warn(f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
-                          "reached and the optimization hasn't converged yet.",
-                          ConvergenceWarning)
-        if self.early_stopping and not incremental:
-            self._theta = self._best_theta
+    # -- the weights ----------------------------------------------------------------------------
+    def state_dict(self):
+        """The fitted weights as a PyTorch-style state dict.
 
-    def _run_epochs(self, data, validation, batch_size, rng, n_epochs):
-        """Train up to n_epochs. Returns True when training stopped early (converged or
-        diverged), False when it used all its epochs."""
-        for _ in range(n_epochs):
-            start = time.perf_counter()
-            loss, grad_norm = self._run_epoch(data, batch_size, rng)
-            if loss is None:
-                return True  # diverged: the best epoch's weights are back
-            self._record_epoch(loss, grad_norm, validation, time.perf_counter() - start)
-            if self._should_stop():
-                return True
-        return False
+        The names are those of PyTorch's recurrent modules (``weight_ih_l0``,
+        ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse`` for a backward
+        direction, one set per layer) and of the dense head (``head.weight``, ``head.bias``),
+        with PyTorch's shapes and gate order.
 
-    def _split_validation(self, X3, lengths, Y, weights, rng, incremental):
-        """Hold out validation_fraction of the sequences for early stopping."""
-        if not self.early_stopping or incremental:
-            return (X3, lengths, Y, weights), None
-        stratify = self._stratify_labels(Y)
-        idx_train, idx_val = train_test_split(np.arange(len(lengths)),
-                                              test_size=self.validation_fraction,
-                                              random_state=int(rng.integers(2**31)),
-                                              stratify=stratify)
-        if len(idx_val) == 0:
-            raise ValueError("validation_fraction leaves no sequence for validation")
-        take = lambda i: (X3[i], lengths[i], Y[i], weights[i])  # noqa: E731
-        return take(idx_train), take(idx_val)[:3]
+        Returns
+        -------
+        dict of str to ndarray
+            Name -> a copy of the weights.
 
-    def _stratify_labels(self, Y):
-        return None
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrnn import RNNRegressor
+        >>> X = np.random.default_rng(0).normal(size=(20, 5))
+        >>> reg = RNNRegressor("lstm", (3,), max_iter=2, random_state=0).fit(X, X[:, -1])
+        >>> {name: w.shape for name, w in reg.state_dict().items()}  # doctest: +NORMALIZE_WHITESPACE
+        {'weight_ih_l0': (12, 1), 'weight_hh_l0': (12, 3), 'bias_ih_l0': (12,),
+         'bias_hh_l0': (12,), 'head.weight': (1, 3), 'head.bias': (1,)}
+        """
+        check_is_fitted(self)
+        return self.network_.state_dict(self.theta_)
 
-    def _run_epoch(self, data, batch_size, rng):
-        """One pass over the data in mini-batches. Returns (mean loss, mean gradient norm), or
-        (None, None) after a non-finite loss or gradient, with the weights of the last step."""
-        X3, lengths, Y, weights = data
-        order = rng.permutation(len(lengths)) if self.shuffle else np.arange(len(lengths))
-        total_loss, total_weight, norms = 0.0, 0.0, []
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            loss, grad_norm = self._train_step(X3[batch], lengths[batch], Y[batch],
-                                               weights[batch], rng)
-            if loss is None:
-                return None, None
-            w = weights[batch].sum()
-            total_loss += loss * w
-            total_weight += w
-            norms.append(grad_norm)
-            self.t_ += len(batch)
-        return total_loss / total_weight, float(np.mean(norms))
+    def load_state_dict(self, state_dict):
+        """Set the fitted weights from a PyTorch-style state dict.
 
-    def _train_step(self, X3, lengths, Y, weights, rng):
-        """Forward, backward, clipping and the optimizer update of one mini-batch."""
-        dropout_rng = rng if self.dropout > 0 else None
-        with np.errstate(over="ignore", invalid="ignore"):  # reported below, in one message
-            loss, grad = self._objective(self._theta, X3, lengths, Y, weights, dropout_rng)
-        grad_norm = clip_grad_norm(grad, self.max_grad_norm)
-        if not (np.isfinite(loss) and np.isfinite(grad_norm)):
-            return self._diverged("loss" if not np.isfinite(loss) else "gradient")
-        self._optimizer.step(self._theta, grad)
-        if not np.isfinite(self._theta).all():
-            return self._diverged("weights")
-        return loss, grad_norm
+        Parameters
+        ----------
+        state_dict : dict of str to array-like
+            Every weight :meth:`state_dict` names, with its shape.
 
-    def _diverged(self, what):
-        """Stop training after a non-finite loss, gradient or weight: restore the weights of
-        the best epoch so far (finite, unlike the diverging ones) and say so."""
-        self._theta = self._best_theta.copy()
-        warnings.warn(f"Training stopped at epoch {self.n_iter_ + 1}: the {what} became "
-                      "non-finite (inf or nan). The model keeps the weights of its best epoch. "
-                      "Lower learning_rate_init, set max_grad_norm, or scale the inputs.",
-                      RuntimeWarning)
-        return None, None
+        Returns
+        -------
+        object
+            The estimator (``self``) with the new weights, in the dtype it was fitted in.
 
-    def _record_epoch(self, loss, grad_norm, validation, seconds):
-        """Append to the curves, remember the best weights, count epochs without progress."""
-        self.n_iter_ += 1
-        self.loss_curve_.append(float(loss))
-        self.grad_norm_curve_.append(grad_norm)
-        improved, best = loss < self.best_loss_ - self.tol, loss < self.best_loss_
-        self.best_loss_ = min(self.best_loss_, float(loss))
-        if validation is not None:
-            score = self._score_validation(*validation)
-            self.validation_scores_.append(score)
-            improved = score > self.best_validation_score_ + self.tol
-            best = score > self.best_validation_score_
-            self.best_validation_score_ = max(self.best_validation_score_, score)
-        if best:
-            self._best_theta = self._theta.copy()
-        self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
-        if self.learning_rate == "invscaling" and self.solver == "sgd":
-            self._optimizer.learning_rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-        if self.verbose:
-            val = "" if validation is None else \
-                f", validation score = {self.validation_scores_[-1]:.6f}"
-            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}{val}, "
-                  f"gradient norm = {grad_norm:.4g}, time = {seconds:.3f}s")
-
-    def _should_stop(self):
-        """n_iter_no_change epochs without improvement: stop, or (adaptive SGD) divide the
-        learning rate by 5 until it falls below 1e-6."""
-        if self._no_improvement_count <= self.n_iter_no_change:
-            return False
-        if self.solver == "sgd" and self.learning_rate == "adaptive":
-            if self._optimizer.learning_rate > 1e-6:
-                self._optimizer.learning_rate /= 5
-                self._no_improvement_count = 0
-                if self.verbose:
-                    print(f"Setting learning rate to {self._optimizer.learning_rate:f}")
-                return False
-        if self.verbose:
-            what = "Validation score" if self.early_stopping else "Training loss"
-            print(f"{what} did not improve more than tol={self.tol} for "
-                  f"{self.n_iter_no_change} consecutive epochs. Stopping.")
-        return True
-
-    # -- L-BFGS -------------------------------------------------------------------------------
-    def _fit_lbfgs(self, X3, lengths, Y, weights):
-        """Full-batch L-BFGS. Every iteration is recorded in loss_curve_; an interrupt keeps
-        the lowest-loss weights evaluated so far."""
-        best = {"loss": np.inf, "theta": self._theta.copy()}
-
-        def fun(theta):
-            value, grad = self._objective(theta, X3, lengths, Y, weights)
-            if not np.isfinite(value):
-                return np.inf, np.zeros_like(grad)  # makes the line search step back
-            if value < best["loss"]:
-                best.update(loss=value, theta=theta.copy())
-            return value, grad
-
-        def record(intermediate_result):
-            self.n_iter_ += 1
-            self.t_ += len(lengths)
-            self.loss_curve_.append(float(intermediate_result.fun))
-            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
-
-        try:
-            _, result = minimize_lbfgs(fun, self._theta, self.max_iter, self.tol, self.max_fun,
-                                       callback=record)
-        except KeyboardInterrupt:
-            self._theta = best["theta"]
-            warnings.warn(f"fit was interrupted (KeyboardInterrupt) after {self.n_iter_} "
-                          "L-BFGS iterations; the model keeps the lowest-loss weights so far.",
-                          UserWarning)
-            return
-        self._theta = best["theta"]
-        if result.status == 1:
-            warnings.warn(f"lbfgs failed to converge after {result.nit} iterations. "
-                          "Increase max_iter or scale the data.", ConvergenceWarning)
+        Raises
+        ------
+        ValueError
+            If a name is missing or unexpected, a shape differs, or a value is not a finite
+            number; the estimator is then unchanged.
+        """
+        check_is_fitted(self)
+        self.theta_ = self.network_.params_from_state_dict(state_dict, self.theta_.dtype)
+        return self
 
     # -- prediction -----------------------------------------------------------------------------
-    def _forward(self, X, method="forward"):
-        """Network outputs for any input form, computed in chunks of similar lengths.
+    def _network_outputs(self, seqs, method="forward"):
+        """The network's outputs for sequences read by :meth:`_validate_sequences`, computed in
+        chunks of at most ``_PREDICT_CHUNK`` sequences of similar lengths, in the caller's order.
 
-        Returns the padded outputs and the lengths; ``method`` is "forward" (head outputs) or
-        "hidden_states" (top-layer states per step, last-state embedding).
+        ``method`` is "forward" (head outputs: (n, K), or (n, T, K) per step) or
+        "hidden_states" (top-layer states per step, and the last-state embedding).
         """
-        check_is_fitted(self, "_theta")
-        X3, lengths = self._validate_X(X, reset=False)
-        order = np.argsort(-lengths, kind="stable")
-        pieces = []
-        for start in range(0, len(order), _PREDICT_CHUNK):
-            idx = order[start:start + _PREDICT_CHUNK]
-            T = lengths[idx].max()
-            pieces.append((idx, getattr(self._network, method)(self._theta, X3[idx, :T],
-                                                                lengths[idx])))
-        clear_workspace()
-        return _assemble(pieces, len(lengths), X3.shape[1]), lengths
+        n, X3, lengths = len(seqs.lengths), seqs.X3, seqs.lengths
+        compute = getattr(self.network_, method)
+        try:
+            if n <= _PREDICT_CHUNK:
+                return compute(self.theta_, X3, lengths)
+            order = np.argsort(-lengths, kind="stable")
+            pieces = []
+            for start in range(0, n, _PREDICT_CHUNK):
+                idx = order[start:start + _PREDICT_CHUNK]
+                pieces.append((idx, compute(self.theta_, X3[idx, :lengths[idx].max()],
+                                            lengths[idx])))
+            return _assemble(pieces, n, X3.shape[1])
+        finally:
+            trim_workspace()
 
     def transform(self, X):
         """The final hidden-state embedding of each sequence.
 
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+
         Returns
         -------
-        ndarray (n_sequences, n_directions * hidden_layer_sizes[-1]): the top layer's state
-        after the last real step (bidirectional: joined with the backward direction's state
-        at the first step).
+        ndarray of shape (n_sequences, n_directions * hidden_layer_sizes[-1])
+            The top layer's state after the last real step (bidirectional: joined with the
+            backward direction's state after the first step).
         """
-        (_, last), _ = self._forward(X, "hidden_states")
+        check_is_fitted(self)
+        _, last = self._network_outputs(self._validate_sequences(X, reset=False),
+                                        "hidden_states")
         return last
 
     def hidden_states(self, X):
-        """Top-layer hidden states at every real step, for heatmaps and inspection.
+        """The top layer's hidden states at every real step, for heatmaps and inspection.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
 
         Returns
         -------
-        list of ndarray (T_i, n_directions * hidden_layer_sizes[-1]), one per sequence.
+        list of ndarray of shape (T_i, n_directions * hidden_layer_sizes[-1])
+            One array per sequence.
         """
-        (steps, _), lengths = self._forward(X, "hidden_states")
-        return [s[:L] for s, L in zip(steps, lengths)]
+        check_is_fitted(self)
+        seqs = self._validate_sequences(X, reset=False)
+        steps, _ = self._network_outputs(seqs, "hidden_states")
+        return [s[:L] for s, L in zip(steps, seqs.lengths)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -477,7 +396,7 @@ class BaseRNN(TransformerMixin, BaseEstimator):
 
 
 def _assemble(pieces, n, T):
-    """Join chunked network outputs (arrays or tuples of arrays) back into caller order,
+    """Join chunked network outputs (arrays or tuples of arrays) back into the caller's order,
     padding the time axis of per-step outputs to T."""
     first = pieces[0][1]
     if isinstance(first, tuple):

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._available_if import available_if
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ._base import BaseRNN, _stochastic_solver
 from ._docs import fill_doc
@@ -17,6 +17,7 @@ class ClassifierRNN(BaseRNN):
     """Label handling shared by the sequence classifier and the sequence tagger."""
 
     _loss = "softmax"
+    _fitted_state = {**BaseRNN._fitted_state, "classes_": "labels"}
     _parameter_constraints: dict = {
         **BaseRNN._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -49,14 +50,21 @@ class ClassifierRNN(BaseRNN):
 
         Parameters
         ----------
-        X, y, sample_weight : as in :meth:`fit`
-        classes : array-like, required at the first call: every label ``y`` may ever hold.
+        X : list of array-like, ndarray or DataFrame
+            Sequences, as in :meth:`fit`.
+        y : array-like
+            Labels, as in :meth:`fit`.
+        classes : array-like of shape (n_classes,), default=None
+            Every label ``y`` may ever hold; required at the first call.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Weights of the sequences, as in :meth:`fit`.
 
         Returns
         -------
-        self
+        object
+            The estimator (``self``), trained for one more epoch.
         """
-        if not hasattr(self, "_theta") and classes is None:
+        if not hasattr(self, "theta_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if self.class_weight == "balanced":
             raise ValueError("class_weight='balanced' is not supported for partial_fit: the "
@@ -75,6 +83,14 @@ class ClassifierRNN(BaseRNN):
         if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={np.unique(classes)!r} differs from the classes of the "
                              f"first call to partial_fit: {self.classes_!r}")
+
+    def _check_fitted_state(self):
+        super()._check_fitted_state()
+        if len(self.classes_) != self.network_.n_outputs or \
+                len(np.unique(self.classes_)) != len(self.classes_):
+            raise ValueError(f"classes_ holds {len(self.classes_)} labels for a network with "
+                             f"{self.network_.n_outputs} outputs; they must be distinct, one "
+                             "per output.")
 
     def _encode(self, labels):
         """Labels -> indices into classes_; unknown labels are an error."""
@@ -107,9 +123,6 @@ class ClassifierRNN(BaseRNN):
             self._check_classes_argument(classes)
         return y, self._encode(y)
 
-    def _predict_proba_padded(self, X):
-        Z, lengths = self._forward(X)
-        return softmax(Z, axis=-1), lengths
 
 
 @fill_doc
@@ -148,33 +161,66 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
     (3, 2)
     """
 
-    def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):
-        check_consistent_length(lengths, y)
+    def _validate_targets(self, y, seqs, sample_weight, reset, classes=None):
+        check_consistent_length(seqs.lengths, y)
         labels, codes = self._labels(y, reset, classes)
-        weights = self._label_weights(labels, codes, self._sample_weight(sample_weight, lengths),
-                                      reset)
+        weights = self._label_weights(labels, codes,
+                                      self._sample_weight(sample_weight, seqs.lengths), reset)
         return codes, weights, len(self.classes_)
 
     def _stratify_labels(self, Y):
         counts = np.bincount(Y)
         return Y if counts[counts > 0].min() >= 2 else None
 
-    def _score_validation(self, X3, lengths, Y):
-        Z = self._network.forward(self._theta, X3[:, :lengths.max()], lengths)
-        return float(np.mean(Z.argmax(axis=1) == Y))
+    def _score_validation(self, validation):
+        Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
+        return float(np.mean(Z.argmax(axis=1) == validation.Y))
 
     def predict_proba(self, X):
-        """Class probabilities, ndarray (n_sequences, n_classes)."""
-        return self._predict_proba_padded(X)[0]
+        """Class probabilities of each sequence.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+
+        Returns
+        -------
+        ndarray of shape (n_sequences, n_classes)
+            Probabilities, columns in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        return softmax(self._network_outputs(self._validate_sequences(X, reset=False)), axis=-1)
 
     def predict_log_proba(self, X):
-        """Logarithm of the class probabilities, ndarray (n_sequences, n_classes).
+        """Logarithm of the class probabilities of each sequence.
 
         Equals ``np.log(predict_proba(X))``, including -inf where a probability underflows.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+
+        Returns
+        -------
+        ndarray of shape (n_sequences, n_classes)
+            Log-probabilities, columns in the order of ``classes_``.
         """
         return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """Predicted label of each sequence, ndarray (n_sequences,)."""
+        """The predicted label of each sequence.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+
+        Returns
+        -------
+        ndarray of shape (n_sequences,)
+            Labels from ``classes_``.
+        """
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]

@@ -62,9 +62,16 @@ tbptt_steps : int or None, default=None
     None is full backpropagation through time. Ignored by bidirectional networks."""
 
 ATTRIBUTES = """\
+network_ : skrnn.nn.RecurrentNetwork
+    The network's configuration (cell, sizes, directions, head); its methods run the network
+    on padded batches.
+theta_ : ndarray of shape (`network_.n_params`,)
+    Every weight and bias in one flat vector (float32 or float64, the dtype of the training
+    data), laid out as ``network_.layout`` says. :meth:`state_dict` returns them by PyTorch's
+    names and :meth:`load_state_dict` sets them.
 n_features_in_ : int
     Features seen during fit: columns of a 2-D array, features per step otherwise.
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Defined when fit was given feature names (pandas columns).
 loss_curve_ : list of float
     Training loss of every epoch.

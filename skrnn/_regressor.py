@@ -3,7 +3,7 @@
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import _check_y, check_consistent_length
+from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
 from ._docs import fill_doc
@@ -42,19 +42,31 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     """
 
     _loss = "squared"
+    _fitted_state = {**BaseRNN._fitted_state, "n_outputs_": "int", "_y_1d": "bool"}
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over the given data, keeping the current weights (solvers "adam", "sgd").
 
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences, as in :meth:`fit`.
+        y : array-like of shape (n_sequences,) or (n_sequences, n_outputs)
+            Targets, as in :meth:`fit`.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Weights of the sequences, as in :meth:`fit`.
+
         Returns
         -------
-        self
+        object
+            The estimator (``self``), trained for one more epoch.
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):
+    def _validate_targets(self, y, seqs, sample_weight, reset, classes=None):
+        lengths = seqs.lengths
         check_consistent_length(lengths, y)
         y = _check_y(y, multi_output=True, y_numeric=True, estimator=self)
         if y.dtype.kind not in "biuf":
@@ -70,13 +82,31 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                              f"fitted with {self.n_outputs_}.")
         return Y, self._sample_weight(sample_weight, lengths), Y.shape[1]
 
-    def _score_validation(self, X3, lengths, Y):
-        Z = self._network.forward(self._theta, X3[:, :lengths.max()], lengths)
-        return float(r2_score(Y, Z))
+    def _check_fitted_state(self):
+        super()._check_fitted_state()
+        if self.n_outputs_ != self.network_.n_outputs or (self._y_1d and self.n_outputs_ != 1):
+            raise ValueError(f"n_outputs_={self.n_outputs_} does not fit the network's "
+                             f"{self.network_.n_outputs} outputs.")
+
+    def _score_validation(self, validation):
+        Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
+        return float(r2_score(validation.Y, Z))
 
     def predict(self, X):
-        """Predicted targets, ndarray (n_sequences,) or (n_sequences, n_outputs)."""
-        Z, _ = self._forward(X)
+        """The predicted targets of each sequence.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+
+        Returns
+        -------
+        ndarray of shape (n_sequences,) or (n_sequences, n_outputs)
+            Predictions, 1-D when fit was given a 1-D ``y``.
+        """
+        check_is_fitted(self)
+        Z = self._network_outputs(self._validate_sequences(X, reset=False))
         return Z.ravel() if self._y_1d else Z
 
     def __sklearn_tags__(self):

@@ -4,12 +4,12 @@ import numpy as np
 from scipy.special import softmax
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
-from sklearn.utils.validation import _check_sample_weight, check_consistent_length, column_or_1d
+from sklearn.utils.validation import (_check_sample_weight, check_consistent_length,
+                                      check_is_fitted, column_or_1d)
 
-from ._base import _is_table
 from ._classifier import ClassifierRNN
 from ._docs import fill_doc
-from .sequences import check_step_labels, split_steps
+from .sequences import check_step_labels
 
 
 def _real_steps(lengths, T):
@@ -59,8 +59,9 @@ class RNNSequenceTagger(ClassifierMixin, ClassifierRNN):
     _output = "sequence"
     _two_d = "steps"
 
-    def _validate_targets(self, y, lengths, sample_weight, reset, classes=None):
-        if self._fit_input_is_table:
+    def _validate_targets(self, y, seqs, sample_weight, reset, classes=None):
+        lengths = seqs.lengths
+        if seqs.table:  # one label per row
             check_consistent_length(lengths, y)
             labels, codes = self._labels(y, reset, classes)
         else:
@@ -73,40 +74,85 @@ class RNNSequenceTagger(ClassifierMixin, ClassifierRNN):
         Y[real], W[real] = codes, step_weights
         return Y, W, len(self.classes_)
 
-    def _score_validation(self, X3, lengths, Y):
-        Z = self._network.forward(self._theta, X3[:, :lengths.max()], lengths)
-        real = _real_steps(lengths, Z.shape[1])
-        return float(np.mean(Z.argmax(axis=2)[real] == Y[:, :Z.shape[1]][real]))
+    def _score_validation(self, validation):
+        Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
+        real = _real_steps(validation.lengths, Z.shape[1])
+        return float(np.mean(Z.argmax(axis=2)[real] == validation.Y[:, :Z.shape[1]][real]))
 
     def _per_step(self, X, values_fn):
-        """Per-step values of the real steps: a list of (T_i, ...) arrays, or one array with a
-        row per row of a 2-D X."""
-        table = _is_table(X)
-        Z, lengths = self._forward(X)
-        values = values_fn(Z[_real_steps(lengths, Z.shape[1])])
-        return values if table else split_steps(values, lengths)
+        """``values_fn`` of the head outputs at the real steps, in the caller's form."""
+        check_is_fitted(self)
+        seqs = self._validate_sequences(X, reset=False)
+        Z = self._network_outputs(seqs)
+        return seqs.per_step(values_fn(Z[_real_steps(seqs.lengths, Z.shape[1])]))
 
     def predict_proba(self, X):
-        """Class probabilities per step: list of (T_i, n_classes) (2-D X: (n_rows, n_classes))."""
+        """Class probabilities at every real step.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+
+        Returns
+        -------
+        list of ndarray of shape (T_i, n_classes), or ndarray of shape (n_rows, n_classes)
+            One array per sequence; for 2-D X, one row per row.
+        """
         return self._per_step(X, lambda Z: softmax(Z, axis=1))
 
     def predict_log_proba(self, X):
-        """``np.log`` of :meth:`predict_proba`, shaped like it."""
+        """Logarithm of the class probabilities at every real step.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+
+        Returns
+        -------
+        list of ndarray of shape (T_i, n_classes), or ndarray of shape (n_rows, n_classes)
+            ``np.log`` of :meth:`predict_proba`, shaped like it.
+        """
         return self._per_step(X, lambda Z: np.log(softmax(Z, axis=1)))
 
     def predict(self, X):
-        """Labels per step: list of (T_i,) arrays (2-D X: one label per row)."""
+        """The predicted label at every real step.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+
+        Returns
+        -------
+        list of ndarray of shape (T_i,), or ndarray of shape (n_rows,)
+            Labels from ``classes_``, one array per sequence; for 2-D X, one per row.
+        """
         return self._per_step(X, lambda Z: self.classes_[Z.argmax(axis=1)])
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy over all real steps (sample weights, per sequence, weigh every step)."""
-        pred = self.predict(X)
-        if _is_table(X):
-            flat_pred, lengths = pred, np.ones(len(pred), dtype=np.intp)
-            truth = column_or_1d(y)
-        else:
-            flat_pred, lengths = np.concatenate(pred), np.array([len(p) for p in pred])
-            truth = check_step_labels(y, lengths)
+        """Accuracy over all real steps.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+        y : list of array-like or array-like
+            True labels per step, in any form :meth:`fit` accepts.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Weights of the sequences; each weighs every one of its steps.
+
+        Returns
+        -------
+        float
+            The weighted fraction of real steps labelled correctly.
+        """
+        check_is_fitted(self)
+        seqs = self._validate_sequences(X, reset=False)
+        Z = self._network_outputs(seqs)
+        pred = self.classes_[Z[_real_steps(seqs.lengths, Z.shape[1])].argmax(axis=1)]
+        truth = column_or_1d(y) if seqs.table else check_step_labels(y, seqs.lengths)
         weights = None if sample_weight is None else np.repeat(
-            _check_sample_weight(sample_weight, lengths), lengths)
-        return float(accuracy_score(truth, flat_pred, sample_weight=weights))
+            _check_sample_weight(sample_weight, seqs.lengths), seqs.lengths)
+        return float(accuracy_score(truth, pred, sample_weight=weights))

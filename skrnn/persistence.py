@@ -11,14 +11,16 @@ A zip archive (suggested extension ``.skrnn``) with
 
 - ``skrnn.json``: a UTF-8 JSON document: the format name (``"skrnn-model"``) and version, the
   skrnn version that wrote it, the estimator class (one of ``RNNClassifier``, ``RNNRegressor``,
-  ``RNNSequenceTagger``), its ``get_params()``, the network configuration, the scalar fitted
-  attributes, the optimizer's scalar state, the SHA-256 of every array entry and a SHA-256
-  digest of the document itself;
-- ``arrays/<name>.npy``: arrays in NumPy's ``.npy`` format, read with ``allow_pickle=False``:
-  the flat parameter vector ``theta``, ``loss_curve``, ``grad_norm_curve``,
-  ``validation_scores`` (with early stopping), ``classes`` (classifier and tagger),
-  ``feature_names_in`` (when fitted with feature names), and the optimizer's moment or velocity
-  vectors.
+  ``RNNSequenceTagger``), its ``get_params()``, its fitted state, the SHA-256 of every array
+  entry and a SHA-256 digest of the document itself;
+- ``arrays/<name>.npy``: arrays in NumPy's ``.npy`` format, read with ``allow_pickle=False``.
+
+The fitted state saved is exactly what the estimator declares in its ``_fitted_state`` (the
+network configuration ``network_``, the weights ``theta_``, the optimizer with its moments or
+velocity, ``classes_``, the curves of the fit, ...): each attribute is stored by its kind,
+numbers and configurations in the document and arrays as entries named after the attribute
+(``arrays/theta_.npy``, ``arrays/_optimizer.m.npy``, ...), and checked by its kind when
+loaded.
 
 String class labels and feature names (object arrays of ``str``) are stored as unicode arrays
 and become object arrays of ``str`` again on loading. Labels of any other object type cannot be
@@ -32,7 +34,8 @@ The digests detect a damaged or edited file (a ``ValueError`` naming what does n
 They are not a signature: anyone who can write the file can also recompute them, so keep
 model files where only trusted people can write them, as with any model. Whatever the file
 holds, loading never runs code from it; every value is checked against the estimator's
-parameter constraints and the network's shapes before it is used.
+parameter constraints and the network's shapes before it is used. Files of format version 1
+(written before the fitted state was declared) do not load: refit the model.
 
 .. rubric:: Continuing training after loading
 
@@ -62,6 +65,7 @@ True
 array(['down', 'up'], dtype='<U4')
 """
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -75,7 +79,7 @@ import numpy as np
 __all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "skrnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 _DOCUMENT = "skrnn.json"
 _ARRAY_DIR = "arrays/"
@@ -83,8 +87,6 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that one model always gives the s
 _MAX_DOCUMENT_BYTES = 1 << 20
 _LABEL_KINDS = "biufUSMm"
 _FLOAT_DTYPES = ("float32", "float64")
-_NETWORK_FIELDS = ("cell", "input_size", "hidden_sizes", "n_outputs", "bidirectional", "output",
-                   "activation", "dropout")
 
 
 def _estimator_classes():
@@ -153,7 +155,7 @@ def save(estimator, path):
     if _estimator_classes().get(name) is not type(estimator):
         raise TypeError(f"save stores RNNClassifier, RNNRegressor and RNNSequenceTagger "
                         f"estimators only, got {type(estimator).__module__}.{name}.")
-    check_is_fitted(estimator, "_theta")
+    check_is_fitted(estimator, "theta_")
     arrays = {}
     document = {
         "format": FORMAT_NAME,
@@ -162,9 +164,9 @@ def save(estimator, path):
         "estimator": name,
         "params": {key: _encode(value, f"parameter {key}")
                    for key, value in estimator.get_params(deep=False).items()},
-        "network": _network_document(estimator._network),
-        "fitted": _fitted_document(estimator, arrays),
-        "optimizer": _optimizer_document(estimator._optimizer, arrays),
+        "fitted": {attr: _save_value(getattr(estimator, attr), kind, attr, arrays)
+                   for attr, kind in estimator._fitted_state.items()
+                   if hasattr(estimator, attr)},
     }
     entries = {f"{_ARRAY_DIR}{key}.npy": _npy_bytes(value) for key, value in arrays.items()}
     document["arrays"] = {entry: hashlib.sha256(data).hexdigest()
@@ -185,49 +187,48 @@ def save(estimator, path):
             os.remove(tmp)
 
 
-def _network_document(network):
-    return {"cell": str(network.cell), "input_size": int(network.input_size),
-            "hidden_sizes": [int(h) for h in network.hidden_sizes],
-            "n_outputs": int(network.n_outputs), "bidirectional": bool(network.bidirectional),
-            "output": str(network.output), "activation": str(network.activation),
-            "dropout": float(network.dropout)}
+def _save_value(value, kind, what, arrays):
+    """A fitted attribute as JSON, its arrays added to ``arrays`` under names from ``what``."""
+    kind = kind.replace(", optional", "")
+    if value is None and kind.endswith(" or None"):
+        return None
+    kind = kind.replace(" or None", "")
+    if kind == "network":
+        return {field.name: _encode(getattr(value, field.name), what)
+                for field in dataclasses.fields(value)}
+    if kind == "optimizer":
+        state = {}
+        for key, v in vars(value).items():
+            if key.startswith("_"):
+                continue  # scratch space, not state
+            if isinstance(v, np.ndarray):
+                arrays[f"{what}.{key}"] = v
+                state[key] = {"array": f"{what}.{key}"}
+            else:
+                state[key] = _encode(v, f"{what}.{key}")
+        return {"type": type(value).__name__, "state": state}
+    if kind == "params":
+        value = np.asarray(value)
+        if value.dtype.name not in _FLOAT_DTYPES:
+            raise TypeError(f"{what} has dtype {value.dtype}; expected float32 or float64.")
+        arrays[what] = value
+        return {"array": what}
+    if kind == "floats":
+        arrays[what] = np.asarray(value, dtype=np.float64)
+        return {"array": what}
+    if kind == "labels":
+        return _label_document(value, what, arrays)
+    if kind == "float":
+        return _encode_float(value)
+    if kind == "int":
+        return int(value)
+    if kind == "bool":
+        return bool(value)
+    raise TypeError(f"{what}: unknown kind {kind!r}")
 
 
-def _fitted_document(est, arrays):
-    theta = np.asarray(est._theta)
-    if theta.dtype.name not in _FLOAT_DTYPES:
-        raise TypeError(f"The parameter vector has dtype {theta.dtype}; expected float32 or "
-                        "float64.")
-    arrays["theta"] = theta
-    arrays["loss_curve"] = np.asarray(est.loss_curve_, dtype=np.float64)
-    arrays["grad_norm_curve"] = np.asarray(est.grad_norm_curve_, dtype=np.float64)
-    fitted = {
-        "n_features_in_": int(est.n_features_in_),
-        "n_iter_": int(est.n_iter_),
-        "t_": int(est.t_),
-        "best_loss_": _encode_float(est.best_loss_),
-        "best_validation_score_": (None if est.best_validation_score_ is None
-                                   else _encode_float(est.best_validation_score_)),
-        "no_improvement_count": int(est._no_improvement_count),
-        "fitted_on_table": bool(est._fitted_on_table),
-        "fit_input_is_table": bool(getattr(est, "_fit_input_is_table", False)),
-        "has_validation_scores": est.validation_scores_ is not None,
-    }
-    if est.validation_scores_ is not None:
-        arrays["validation_scores"] = np.asarray(est.validation_scores_, dtype=np.float64)
-    if hasattr(est, "feature_names_in_"):
-        fitted["feature_names_in_"] = _label_document(est.feature_names_in_, "feature_names_in_",
-                                                      "feature_names_in", arrays)
-    if hasattr(est, "classes_"):
-        fitted["classes_"] = _label_document(est.classes_, "classes_", "classes", arrays)
-    if hasattr(est, "n_outputs_"):
-        fitted["n_outputs_"] = int(est.n_outputs_)
-        fitted["y_1d"] = bool(est._y_1d)
-    return fitted
-
-
-def _label_document(values, what, key, arrays):
-    """Store labels as a data-only array; object arrays must hold str only."""
+def _label_document(values, what, arrays):
+    """Labels as a data-only array; object arrays must hold str only."""
     values = np.asarray(values)
     if values.dtype == object:
         kinds = {type(v).__name__ for v in values.ravel() if not isinstance(v, str)}
@@ -235,35 +236,13 @@ def _label_document(values, what, key, arrays):
             raise TypeError(f"{what} holds objects of type {sorted(kinds)}; an object array "
                             "can be saved only when it holds str (convert the labels to str "
                             "or to a numeric array before fitting).")
-        arrays[key] = values.astype(str)
-        return {"dtype": "object"}
+        arrays[what] = values.astype(str)
+        return {"array": what, "dtype": "object"}
     if values.dtype.kind not in _LABEL_KINDS:
         raise TypeError(f"{what} has dtype {values.dtype}, which cannot be saved; supported "
                         "are bool, integer, float, str, bytes and datetime labels.")
-    arrays[key] = values
-    return {"dtype": values.dtype.str}
-
-
-def _optimizer_document(optimizer, arrays):
-    from .nn.optimizers import SGD, Adam
-
-    if type(optimizer) is Adam:
-        doc = {"type": "adam", "learning_rate": _encode_float(optimizer.learning_rate),
-               "beta_1": _encode_float(optimizer.beta_1),
-               "beta_2": _encode_float(optimizer.beta_2),
-               "epsilon": _encode_float(optimizer.epsilon), "t": int(optimizer.t),
-               "started": optimizer.m is not None}
-        if optimizer.m is not None:
-            arrays["optimizer_m"], arrays["optimizer_v"] = optimizer.m, optimizer.v
-        return doc
-    if type(optimizer) is SGD:
-        doc = {"type": "sgd", "learning_rate": _encode_float(optimizer.learning_rate),
-               "momentum": _encode_float(optimizer.momentum),
-               "nesterov": bool(optimizer.nesterov), "started": optimizer.velocity is not None}
-        if optimizer.velocity is not None:
-            arrays["optimizer_velocity"] = optimizer.velocity
-        return doc
-    raise TypeError(f"Cannot save an optimizer of type {type(optimizer).__name__}.")
+    arrays[what] = values
+    return {"array": what, "dtype": values.dtype.str}
 
 
 def _npy_bytes(array):
@@ -401,7 +380,8 @@ def _check_versions(document, path):
     if document.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{os.fspath(path)!r} has format version "
                          f"{document.get('format_version')}, but skrnn {current} reads format "
-                         f"version {FORMAT_VERSION}.")
+                         f"version {FORMAT_VERSION} only: refit the model, or load it with the "
+                         "skrnn that saved it.")
 
 
 def _read_entries(archive, document, path):
@@ -476,22 +456,22 @@ def _bool(value, what):
     return value
 
 
-def _array(arrays, key, *, ndim=1, kinds=None, size=None):
-    if key not in arrays:
-        raise ValueError(f"The file holds no array {key!r}.")
-    a = arrays[key]
-    if a.ndim != ndim:
-        raise ValueError(f"Array {key!r} must be {ndim}-D, got shape {a.shape}.")
-    if kinds is not None and a.dtype.kind not in kinds:
-        raise ValueError(f"Array {key!r} has dtype {a.dtype}, expected one of kinds {kinds!r}.")
+def _array(arrays, doc, what, kinds, size=None):
+    """The 1-D array a document entry ``{"array": key}`` names, checked."""
+    if not isinstance(doc, dict) or doc.get("array") not in arrays:
+        raise ValueError(f"The file holds no array for {what}.")
+    a = arrays[doc["array"]]
+    if a.ndim != 1:
+        raise ValueError(f"The array of {what} must be 1-D, got shape {a.shape}.")
+    if a.dtype.kind not in kinds:
+        raise ValueError(f"The array of {what} has dtype {a.dtype}, expected one of kinds "
+                         f"{kinds!r}.")
     if size is not None and a.size != size:
-        raise ValueError(f"Array {key!r} has {a.size} entries, expected {size}.")
+        raise ValueError(f"The array of {what} has {a.size} entries, expected {size}.")
     return a
 
 
 def _rebuild(document, arrays):
-    from .nn import RecurrentNetwork
-
     classes = _estimator_classes()
     name = document["estimator"]
     if name not in classes:
@@ -505,92 +485,110 @@ def _rebuild(document, arrays):
                          f"{sorted(set(params) ^ set(est.get_params(deep=False)))}.")
     est.set_params(**params)
     est._validate_params()
-
-    net = document["network"]
-    if set(net) != set(_NETWORK_FIELDS):
-        raise ValueError(f"The network configuration has fields {sorted(net)}, expected "
-                         f"{sorted(_NETWORK_FIELDS)}.")
-    network = RecurrentNetwork(
-        str(net["cell"]), _int(net["input_size"], "input_size", 1),
-        tuple(_int(h, "hidden size", 1) for h in net["hidden_sizes"]),
-        _int(net["n_outputs"], "n_outputs", 1), _bool(net["bidirectional"], "bidirectional"),
-        str(net["output"]), str(net["activation"]), _decode_float(net["dropout"]))
-    if network.output != cls._output:
-        raise ValueError(f"The network's output {network.output!r} does not fit {name}.")
-
-    theta = _array(arrays, "theta", kinds="f", size=network.n_params)
-    if theta.dtype.name not in _FLOAT_DTYPES or not np.isfinite(theta).all():
-        raise ValueError("The parameter vector must hold finite float32 or float64 values.")
     fitted = document["fitted"]
-    est._network = network
-    est._theta = np.array(theta, order="C")
-    est.n_features_in_ = _int(fitted["n_features_in_"], "n_features_in_", 1)
-    est.n_iter_ = _int(fitted["n_iter_"], "n_iter_")
-    est.t_ = _int(fitted["t_"], "t_")
-    est.loss_curve_ = _array(arrays, "loss_curve", kinds="f").tolist()
-    est.grad_norm_curve_ = _array(arrays, "grad_norm_curve", kinds="f").tolist()
-    est.best_loss_ = _decode_float(fitted["best_loss_"])
-    if _bool(fitted["has_validation_scores"], "has_validation_scores"):
-        est.validation_scores_ = _array(arrays, "validation_scores", kinds="f").tolist()
-        est.best_validation_score_ = _decode_float(fitted["best_validation_score_"])
-    else:
-        est.validation_scores_ = est.best_validation_score_ = None
-    est._no_improvement_count = _int(fitted["no_improvement_count"], "no_improvement_count")
-    est._fitted_on_table = _bool(fitted["fitted_on_table"], "fitted_on_table")
-    est._fit_input_is_table = _bool(fitted["fit_input_is_table"], "fit_input_is_table")
-    if "feature_names_in_" in fitted:
-        names = _labels(fitted["feature_names_in_"], arrays, "feature_names_in")
-        if names.dtype != object:
-            raise ValueError("feature_names_in_ must be str.")
-        est.feature_names_in_ = names
-    if name == "RNNRegressor":
-        est.n_outputs_ = _int(fitted["n_outputs_"], "n_outputs_", 1)
-        est._y_1d = _bool(fitted["y_1d"], "y_1d")
-        if est.n_outputs_ != network.n_outputs or (est._y_1d and est.n_outputs_ != 1):
-            raise ValueError(f"n_outputs_={est.n_outputs_} does not fit the network's "
-                             f"{network.n_outputs} outputs.")
-    else:
-        est.classes_ = _labels(fitted["classes_"], arrays, "classes")
-        if len(est.classes_) != network.n_outputs or len(np.unique(est.classes_)) != \
-                len(est.classes_):
-            raise ValueError(f"classes_ holds {len(est.classes_)} labels for a network with "
-                             f"{network.n_outputs} outputs; they must be distinct, one per "
-                             "output.")
-    est._optimizer = _optimizer(document["optimizer"], arrays, theta)
+    unknown = set(fitted) - set(cls._fitted_state)
+    if unknown:
+        raise ValueError(f"The file holds fitted attributes {sorted(unknown)} that {name} does "
+                         "not have.")
+    context = {}
+    for attr, kind in cls._fitted_state.items():  # in declaration order: network_ first
+        if attr not in fitted:
+            if kind.endswith(", optional"):
+                continue
+            raise ValueError(f"The file holds no {attr}.")
+        value = _load_value(fitted[attr], kind.replace(", optional", ""), attr, arrays,
+                            context)
+        setattr(est, attr, value)
+        context[attr] = value
+    est._check_fitted_state()
     return est
 
 
-def _labels(doc, arrays, key):
-    dtype = doc["dtype"]
-    values = _array(arrays, key, kinds=_LABEL_KINDS)
-    if dtype == "object":
-        if values.dtype.kind != "U":
-            raise ValueError(f"Array {key!r} must hold unicode strings.")
-        return values.astype(object)
-    if np.dtype(dtype) != values.dtype:
-        raise ValueError(f"Array {key!r} has dtype {values.dtype}, the document says {dtype}.")
-    return values
+def _load_value(doc, kind, what, arrays, context):
+    """A fitted attribute from its document entry, checked by its kind."""
+    if kind.endswith(" or None"):
+        if doc is None:
+            return None
+        kind = kind[: -len(" or None")]
+    if kind == "network":
+        return _network(doc, what)
+    if kind == "params":
+        theta = _array(arrays, doc, what, "f", context["network_"].n_params)
+        if theta.dtype.name not in _FLOAT_DTYPES or not np.isfinite(theta).all():
+            raise ValueError(f"{what} must hold finite float32 or float64 values.")
+        return np.array(theta, order="C")
+    if kind == "optimizer":
+        return _optimizer(doc, what, arrays, context["theta_"])
+    if kind == "floats":
+        return _array(arrays, doc, what, "f").tolist()
+    if kind == "labels":
+        values = _array(arrays, doc, what, _LABEL_KINDS)
+        if doc.get("dtype") == "object":
+            if values.dtype.kind != "U":
+                raise ValueError(f"The array of {what} must hold unicode strings.")
+            return values.astype(object)
+        if np.dtype(doc.get("dtype")) != values.dtype:
+            raise ValueError(f"The array of {what} has dtype {values.dtype}, the document says "
+                             f"{doc.get('dtype')}.")
+        return values
+    if kind == "float":
+        return _decode_float(doc)
+    if kind == "int":
+        return _int(doc, what)
+    if kind == "bool":
+        return _bool(doc, what)
+    raise ValueError(f"{what}: unknown kind {kind!r}")
 
 
-def _optimizer(doc, arrays, theta):
+def _network(doc, what):
+    from .nn import RecurrentNetwork
+
+    fields = {field.name: field for field in dataclasses.fields(RecurrentNetwork)}
+    if not isinstance(doc, dict) or set(doc) != set(fields):
+        raise ValueError(f"{what} has fields {sorted(doc) if isinstance(doc, dict) else doc}, "
+                         f"expected {sorted(fields)}.")
+    values = {key: _decode(value) for key, value in doc.items()}
+    for key in ("input_size", "n_outputs"):
+        _int(values[key], key, 1)
+    if not isinstance(values["hidden_sizes"], tuple):
+        raise ValueError(f"hidden_sizes must be a tuple, got {values['hidden_sizes']!r}.")
+    for h in values["hidden_sizes"]:
+        _int(h, "hidden size", 1)
+    _bool(values["bidirectional"], "bidirectional")
+    for key in ("cell", "output", "activation", "implementation"):
+        if not isinstance(values[key], str):
+            raise ValueError(f"{key} must be a string, got {values[key]!r}.")
+    values["dropout"] = _decode_float(values["dropout"])
+    return RecurrentNetwork(**values)  # which checks the values themselves
+
+
+def _optimizer(doc, what, arrays, theta):
     from .nn.optimizers import SGD, Adam
 
-    started = _bool(doc["started"], "optimizer started")
-    shape = dict(kinds="f", size=theta.size)
-    if doc["type"] == "adam":
-        opt = Adam(_decode_float(doc["learning_rate"]), _decode_float(doc["beta_1"]),
-                   _decode_float(doc["beta_2"]), _decode_float(doc["epsilon"]))
-        opt.t = _int(doc["t"], "optimizer step count")
-        if started:
-            opt.m = np.array(_array(arrays, "optimizer_m", **shape), dtype=theta.dtype)
-            opt.v = np.array(_array(arrays, "optimizer_v", **shape), dtype=theta.dtype)
-            opt._tmp = np.empty_like(opt.m)
-        return opt
-    if doc["type"] == "sgd":
-        opt = SGD(_decode_float(doc["learning_rate"]), _decode_float(doc["momentum"]),
-                  _bool(doc["nesterov"], "nesterov"))
-        if started:
-            opt.velocity = np.array(_array(arrays, "optimizer_velocity", **shape),
-                                    dtype=theta.dtype)
-        return opt
-    raise ValueError(f"Unknown optimizer type {doc['type']!r}.")
+    types = {"SGD": SGD, "Adam": Adam}
+    if not isinstance(doc, dict) or doc.get("type") not in types:
+        raise ValueError(f"Unknown optimizer {doc.get('type') if isinstance(doc, dict) else doc!r}"
+                         f"; {what} is one of {sorted(types)}.")
+    optimizer = types[doc["type"]]()
+    expected = {key: value for key, value in vars(optimizer).items() if not key.startswith("_")}
+    state = doc["state"]
+    if set(state) != set(expected):
+        raise ValueError(f"The state of {what} has fields {sorted(state)}, expected "
+                         f"{sorted(expected)}.")
+    for key, value in state.items():
+        if isinstance(value, dict) and set(value) == {"array"}:
+            value = np.array(_array(arrays, value, f"{what}.{key}", "f", theta.size),
+                             dtype=theta.dtype)
+        else:
+            value = _decode(value)
+            default = expected[key]
+            if default is not None and not isinstance(value, type(default)):
+                if not (isinstance(default, float) and isinstance(value, int)
+                        and not isinstance(value, bool)):
+                    raise ValueError(f"{what}.{key} must be a {type(default).__name__}, got "
+                                     f"{value!r}.")
+                value = float(value)
+            elif default is None and value is not None:
+                raise ValueError(f"{what}.{key} must be an array or null, got {value!r}.")
+        setattr(optimizer, key, value)
+    return optimizer

@@ -12,8 +12,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._base import _is_table
 from .sequences import (
+    _is_table,
     _frame_values,
     _is_long_format,
     _is_pandas,

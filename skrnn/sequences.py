@@ -34,6 +34,8 @@ import numbers
 import sys
 import warnings
 
+from typing import NamedTuple
+
 import numpy as np
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "from_concatenated",
     "check_step_labels",
     "split_steps",
+    "Sequences",
 ]
 
 _TWO_D_MODES = ("sequences", "steps")
@@ -609,6 +612,81 @@ def split_steps(values, lengths):
     return np.split(values, np.cumsum(lengths)[:-1])
 
 
+class Sequences(NamedTuple):
+    """Sequences read once from any accepted form, with what the caller gave.
+
+    The estimators read their input into one such value per call; it travels through
+    validation and the network, and per-step outputs go back in the caller's form through
+    :meth:`per_step` without looking at the input again.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_sequences, T_max, n_features)
+        The values, zero at padded steps.
+    lengths : ndarray of shape (n_sequences,)
+        Real steps of each sequence, each >= 1.
+    table : bool
+        Whether the input was a table that scikit-learn reads itself (a 2-D array, a nested
+        list of numbers, a flat DataFrame or a sparse matrix), so that per-step outputs are a
+        flat array with a row per row of the input.
+    feature_names : ndarray of str or None
+        Feature names found in the input (see :func:`check_sequences`), None for a table
+        (scikit-learn checks its names itself).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X3, lengths, names = check_sequences([[1.0, 2.0], [3.0]])
+    >>> seqs = Sequences(X3, lengths, table=False, feature_names=names)
+    >>> seqs.lengths
+    array([2, 1])
+    >>> seqs.per_step(np.array([10, 20, 30]))
+    [array([10, 20]), array([30])]
+    """
+
+    X3: np.ndarray
+    lengths: np.ndarray
+    table: bool
+    feature_names: object = None
+
+    @classmethod
+    def from_table(cls, X2, two_d):
+        """Sequences from a validated 2-D float array.
+
+        Parameters
+        ----------
+        X2 : ndarray of shape (n_rows, n_columns)
+            The table, already checked (finite floats).
+        two_d : {"sequences", "steps"}
+            Each row is a univariate sequence of n_columns steps, or one step with n_columns
+            features (see :func:`check_sequences`).
+
+        Returns
+        -------
+        Sequences
+            New arrays; the table is not modified.
+        """
+        X3 = X2[:, :, None] if two_d == "sequences" else X2[:, None, :]
+        X3 = np.array(X3, order="C")  # a private copy: the caller's array is never touched
+        return cls(X3, np.full(len(X3), X3.shape[1], dtype=np.intp), True, None)
+
+    def per_step(self, values):
+        """Return values of the real steps in the caller's form.
+
+        Parameters
+        ----------
+        values : ndarray of shape (sum of lengths, ...)
+            One row per real step, the steps of the first sequence first.
+
+        Returns
+        -------
+        list of ndarray or ndarray
+            For a table, ``values`` itself (one row per row of the input); otherwise one
+            array of shape (T_i, ...) per sequence.
+        """
+        return values if self.table else split_steps(values, self.lengths)
+
+
 # --------------------------------------------------------------------------------------------
 # Parameters and dtypes
 # --------------------------------------------------------------------------------------------
@@ -642,6 +720,26 @@ def _target_dtype(source_dtypes, policy):
 # --------------------------------------------------------------------------------------------
 # Reading inputs as numeric arrays
 # --------------------------------------------------------------------------------------------
+
+
+def _is_table(X):
+    """Whether scikit-learn itself reads X as a table: a 2-D (or 1-D) array, a sparse matrix,
+    a flat DataFrame or a nested list of numbers of equal lengths. Ragged lists, lists of
+    arrays, 3-D arrays and long-format pandas are sequence forms."""
+    if _is_sparse(X):
+        return True
+    if hasattr(X, "iloc"):
+        return X.index.nlevels == 1
+    if isinstance(X, (list, tuple)):
+        if any(isinstance(item, np.ndarray) or hasattr(item, "iloc") for item in X):
+            return False
+        try:
+            arr = np.asarray(X)
+        except ValueError:  # inhomogeneous nesting: ragged
+            return False
+        return arr.ndim == 2 and arr.dtype != object
+    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    return arr.ndim != 3 and not (arr.ndim == 1 and arr.dtype == object)
 
 
 def _is_pandas(X, class_name):
@@ -699,7 +797,7 @@ def _numeric(A, where):
         return A
     if kind == "c":
         raise ValueError(f"Complex data not supported: {where} has dtype {A.dtype}.")
-    reject_strings(A, where)
+    _reject_strings(A, where)
     if kind == "O":
         return _object_to_float(A, where)
     raise TypeError(
@@ -707,7 +805,7 @@ def _numeric(A, where):
     )
 
 
-def reject_strings(A, where="X"):
+def _reject_strings(A, where="X"):
     """Raise ValueError if the array holds strings (also inside an object array): numbers
     written as text are never converted silently."""
     if A.dtype.kind in "US" or (A.dtype == object and any(isinstance(v, (str, bytes))

@@ -161,7 +161,7 @@ def fingerprint(est, X_good):
     public = {k: copy.deepcopy(v) for k, v in vars(est).items()
               if k.endswith("_") and not k.startswith("_")}
     pred = est.predict(X_good)
-    return (est._theta.tobytes(), repr(public), est._network,
+    return (est.theta_.tobytes(), repr(public), est.network_,
             [np.asarray(p).tobytes() for p in (pred if isinstance(pred, list) else [pred])])
 
 

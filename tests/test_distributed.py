@@ -88,7 +88,7 @@ def test_cross_validate_on_dask_equals_n_jobs_1(client, Est):
     for key in ("test_score", "train_score"):
         np.testing.assert_array_equal(remote[key], local[key], key)
     for a, b in zip(remote["estimator"], local["estimator"]):
-        assert a._theta.tobytes() == b._theta.tobytes()
+        assert a.theta_.tobytes() == b.theta_.tobytes()
 
 
 def test_workers_run_blas_single_threaded(client):

@@ -219,7 +219,7 @@ def _validation_split(clf, n, y):
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
     rng = np.random.default_rng(check_random_state(clf.random_state).randint(2**31))
-    clf._network.init_params(rng)  # consumes the generator as fit did
+    clf.network_.init_params(rng)  # consumes the generator as fit did
     return train_test_split(np.arange(n), test_size=clf.validation_fraction,
                             random_state=int(rng.integers(2**31)), stratify=y)
 
@@ -260,7 +260,7 @@ def test_divergence_keeps_finite_weights():
                        learning_rate_init=1e6, max_grad_norm=None, max_iter=20, random_state=0)
     with pytest.warns(RuntimeWarning, match="non-finite"):
         clf.fit(X, y * 1e9)
-    assert np.isfinite(clf._theta).all()
+    assert np.isfinite(clf.theta_).all()
     assert np.all(np.isfinite(clf.loss_curve_))
     assert np.isfinite(clf.predict(X)).all()
 
@@ -358,23 +358,25 @@ def test_unfitted_and_bad_parameters():
 
 
 def test_keyboard_interrupt_keeps_a_usable_model_with_the_best_weights(monkeypatch):
+    import skrnn._training as training
+
     X, y = ragged_data()
     clf = RNNClassifier(**{**FAST, "max_iter": 50})
-    run_epoch = clf._run_epoch
+    run_epoch = training._run_epoch
     snapshots = []
 
     def interrupted_at_epoch_4(*args):
         if len(snapshots) == 3:
-            clf._theta[:] = np.nan  # a half-finished update must not survive
+            clf.theta_[:] = np.nan  # a half-finished update must not survive
             raise KeyboardInterrupt
         result = run_epoch(*args)
-        snapshots.append(clf._theta.copy())
+        snapshots.append(clf.theta_.copy())
         return result
 
-    monkeypatch.setattr(clf, "_run_epoch", interrupted_at_epoch_4)
+    monkeypatch.setattr(training, "_run_epoch", interrupted_at_epoch_4)
     with pytest.warns(UserWarning, match="interrupted"):
         clf.fit(X, y)
     best_epoch = int(np.argmin(clf.loss_curve_))
     assert clf.n_iter_ == 3
-    np.testing.assert_array_equal(clf._theta, snapshots[best_epoch])
+    np.testing.assert_array_equal(clf.theta_, snapshots[best_epoch])
     assert np.isfinite(clf.predict_proba(X)).all()

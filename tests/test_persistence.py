@@ -98,7 +98,7 @@ def test_roundtrip_gives_bit_identical_outputs(name, how, tmp_path):
     if hasattr(model, "classes_"):
         assert restored.classes_.dtype == model.classes_.dtype
         np.testing.assert_array_equal(restored.classes_, model.classes_)
-    assert restored._theta.dtype == model._theta.dtype
+    assert restored.theta_.dtype == model.theta_.dtype
 
 
 def test_roundtrips_in_a_fresh_process(tmp_path):
@@ -149,7 +149,7 @@ def test_partial_fit_after_load_continues_exactly(name, tmp_path):
     for est in (original, restored):
         est.partial_fit(X, y)
         est.partial_fit(X, y)
-    assert restored._theta.tobytes() == original._theta.tobytes()
+    assert restored.theta_.tobytes() == original.theta_.tobytes()
     assert restored.loss_curve_ == original.loss_curve_
 
 
@@ -161,7 +161,7 @@ def test_warm_start_after_load_continues_exactly(tmp_path):
     original = pickle.loads(pickle.dumps(model))
     for est in (original, restored):
         quiet_fit(est.set_params(warm_start=True), X, Y)
-    assert restored._theta.tobytes() == original._theta.tobytes()
+    assert restored.theta_.tobytes() == original.theta_.tobytes()
 
 
 def test_the_file_is_data_only_and_deterministic(tmp_path):
@@ -174,11 +174,12 @@ def test_the_file_is_data_only_and_deterministic(tmp_path):
         assert set(archive.namelist()) == {"skrnn.json", *document["arrays"]}
         for entry in document["arrays"]:  # every array reads without unpickling
             np.lib.format.read_array(io.BytesIO(archive.read(entry)), allow_pickle=False)
-    assert document["format"] == "skrnn-model" and document["format_version"] == 1
+    assert document["format"] == "skrnn-model" and document["format_version"] == 2
     assert document["skrnn_version"] == skrnn.__version__
     assert document["estimator"] == "RNNClassifier"
     assert document["params"]["hidden_layer_sizes"] == {"tuple": [4]}
-    assert document["network"]["cell"] == "lstm"
+    assert document["fitted"]["network_"]["cell"] == "lstm"
+    assert set(document["fitted"]) == set(RNNClassifier._fitted_state) - {"feature_names_in_"}
 
 
 def test_feature_names_survive(tmp_path):
@@ -234,16 +235,16 @@ def test_another_skrnn_version_is_a_clear_error(saved, monkeypatch):
 
 
 def test_another_format_version_is_a_clear_error(saved):
-    rewrite(saved, lambda doc: doc.update(format_version=2))
-    with pytest.raises(ValueError, match="format version 2"):
+    rewrite(saved, lambda doc: doc.update(format_version=1))
+    with pytest.raises(ValueError, match="format version 1.*reads format version 2 only: refit"):
         load(saved)
 
 
 def test_tampered_array_is_detected(saved):
     def flip(entries):
-        data = bytearray(entries["arrays/theta.npy"])
+        data = bytearray(entries["arrays/theta_.npy"])
         data[-1] ^= 1
-        entries["arrays/theta.npy"] = bytes(data)
+        entries["arrays/theta_.npy"] = bytes(data)
     rewrite(saved, edit_entries=flip, recompute=False)
     with pytest.raises(ValueError, match="modified after it was saved.*theta"):
         load(saved)
@@ -278,7 +279,7 @@ def test_a_crafted_pickle_inside_is_never_executed(saved, tmp_path):
     def plant(entries):
         buffer = io.BytesIO()
         np.save(buffer, np.array([_Marker(str(marker))], dtype=object), allow_pickle=True)
-        entries["arrays/theta.npy"] = buffer.getvalue()
+        entries["arrays/theta_.npy"] = buffer.getvalue()
     rewrite(saved, edit_entries=plant)
     with pytest.raises(ValueError, match="without unpickling"):
         load(saved)
@@ -289,7 +290,7 @@ def test_crafted_values_that_do_not_fit_are_rejected(saved):
     def shorter_theta(entries):
         buffer = io.BytesIO()
         np.save(buffer, np.zeros(3))
-        entries["arrays/theta.npy"] = buffer.getvalue()
+        entries["arrays/theta_.npy"] = buffer.getvalue()
     rewrite(saved, edit_entries=shorter_theta)
     with pytest.raises(ValueError, match="theta"):
         load(saved)

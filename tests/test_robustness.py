@@ -12,6 +12,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, cross_validate
 
+import skrnn._training as training
 from skrnn import RNNClassifier, RNNRegressor, RNNSequenceTagger
 
 ESTIMATORS = [RNNClassifier, RNNRegressor, RNNSequenceTagger]
@@ -40,34 +41,36 @@ def flat(predictions):
 # -- KeyboardInterrupt --------------------------------------------------------------------------
 @pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("Est", ESTIMATORS)
-def test_interrupt_mid_epoch_keeps_the_best_weights(Est, early_stopping):
+def test_interrupt_mid_epoch_keeps_the_best_weights(Est, early_stopping, monkeypatch):
     X, y = data(Est, n=32)
     est = Est(hidden_layer_sizes=(6,), batch_size=8, max_iter=30, learning_rate_init=0.05,
               early_stopping=early_stopping, validation_fraction=0.25, random_state=0)
-    train_step, record_epoch = est._train_step, est._record_epoch
+    train_step, record_epoch = training._train_step, training._record_epoch
     snapshots, steps = [], []
 
     def record(*args):  # the weights at the end of every completed epoch
-        record_epoch(*args)
-        snapshots.append(est._theta.copy())
+        best = record_epoch(*args)
+        snapshots.append(est.theta_.copy())
+        return best
 
     def step(*args):  # the second mini-batch of epoch 5, after a half-done update
         steps.append(None)
         if len(snapshots) == 4 and len(steps) > 4 * 3 + 1:
-            est._theta[::2] = np.nan
+            est.theta_[::2] = np.nan
             raise KeyboardInterrupt
         return train_step(*args)
 
-    est._record_epoch, est._train_step = record, step
+    monkeypatch.setattr(training, "_record_epoch", record)
+    monkeypatch.setattr(training, "_train_step", step)
     with pytest.warns(UserWarning, match=r"interrupted \(KeyboardInterrupt\) during epoch 5"):
         est.fit(X, y)
     assert est.n_iter_ == 4 and len(snapshots) == 4
     scores = est.validation_scores_ if early_stopping else [-v for v in est.loss_curve_]
     best = snapshots[int(np.argmax(scores))]
-    np.testing.assert_array_equal(est._theta, best)
-    del est._record_epoch, est._train_step
+    np.testing.assert_array_equal(est.theta_, best)
+    monkeypatch.undo()
     reference = copy.deepcopy(est)
-    reference._theta = best.copy()
+    reference.theta_ = best.copy()
     for method in ("predict", "transform") + (("predict_proba",) if Est is not RNNRegressor
                                                else ()):
         got = flat(getattr(est, method)(X))
@@ -112,7 +115,7 @@ def diverged(Est):
 def test_divergence_ends_with_a_clear_message_and_finite_weights(Est):
     est, X = diverged(Est)
     assert 0 < est.n_iter_ < 20
-    assert np.isfinite(est._theta).all() and np.isfinite(est.loss_curve_).all()
+    assert np.isfinite(est.theta_).all() and np.isfinite(est.loss_curve_).all()
     n_outputs = sum(len(x) for x in X) if Est is RNNSequenceTagger else len(X)
     assert len(flat(est.predict(X))) == n_outputs
 
@@ -178,7 +181,7 @@ def test_fixed_random_state_gives_identical_runs(Est):
               validation_fraction=0.25, max_iter=6, random_state=7)
     first = quiet(lambda: clone(est).fit(X, y))
     second = quiet(lambda: clone(est).fit(X, y))
-    assert first._theta.tobytes() == second._theta.tobytes()
+    assert first.theta_.tobytes() == second.theta_.tobytes()
     assert first.loss_curve_ == second.loss_curve_
     np.testing.assert_array_equal(flat(first.predict(X)), flat(second.predict(X)))
 
@@ -194,5 +197,5 @@ def test_results_are_identical_across_n_jobs():
     serial, parallel = run(1), run(2)
     np.testing.assert_array_equal(serial["test_score"], parallel["test_score"])
     for a, b in zip(serial["estimator"], parallel["estimator"]):
-        assert a._theta.tobytes() == b._theta.tobytes()
+        assert a.theta_.tobytes() == b.theta_.tobytes()
         assert a.predict_proba(X).tobytes() == b.predict_proba(X).tobytes()

@@ -1,0 +1,202 @@
+"""How the estimators train: mini-batch epochs with early stopping, and full-batch L-BFGS.
+
+The functions here take a fitted-to-be estimator and change its fitted state only: its weights
+``theta_``, its optimizer (which keeps its own learning-rate schedule) and the records of the
+fit (``loss_curve_``, ``n_iter_``, ...). What is optimised is the estimator's ``_objective``;
+the math is in :mod:`skrnn.nn`.
+
+One epoch is a pass over shuffled mini-batches; after each epoch the loss (or, with early
+stopping, the validation score) is compared with the best so far, the best weights are kept,
+and ``n_iter_no_change`` epochs without an improvement of ``tol`` ask the optimizer whether to
+stop (scikit-learn's ``trigger_stopping``). A non-finite loss, gradient or weight stops the fit
+with the weights of the best epoch; so does an interrupt (Ctrl-C).
+"""
+
+import time
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from .nn.optimizers import clip_grad_norm, minimize_lbfgs
+
+__all__ = ["TrainingData", "fit_stochastic", "fit_lbfgs"]
+
+
+class TrainingData(NamedTuple):
+    """Training sequences with their targets and loss weights (rows are sequences)."""
+
+    X3: np.ndarray  # (n, T, n_features), zero at padded steps
+    lengths: np.ndarray  # (n,)
+    Y: np.ndarray  # targets as the network takes them, one row per sequence
+    weights: np.ndarray  # (n,) or (n, T): loss weights
+
+    def take(self, rows):
+        """The sequences ``rows``, their padding trimmed to the longest of them."""
+        lengths = self.lengths[rows]
+        T = int(lengths.max())
+        return TrainingData(self.X3[rows, :T], lengths, self.Y[rows], self.weights[rows])
+
+
+def fit_stochastic(est, data, rng, incremental):
+    """Train with est's optimizer on mini-batches: ``max_iter`` epochs, or one for
+    ``partial_fit`` (``incremental``), stopping early as the module docstring says."""
+    train, validation = _split_validation(est, data, rng, incremental)
+    n = len(train.lengths)
+    batch_size = min(200, n) if est.batch_size == "auto" else min(est.batch_size, n)
+    best = est.theta_.copy()  # the weights of the best epoch so far
+    try:
+        for _ in range(1 if incremental else est.max_iter):
+            start = time.perf_counter()
+            loss, grad_norm, best = _run_epoch(est, train, batch_size, rng, best)
+            if loss is None:  # diverged: the best epoch's weights are back
+                return
+            best = _record_epoch(est, loss, grad_norm, validation, best,
+                                 time.perf_counter() - start)
+            if _should_stop(est):
+                break
+        else:
+            if not incremental:
+                warnings.warn(f"Stochastic optimizer: maximum iterations ({est.max_iter}) "
+                              "reached and the optimization hasn't converged yet.",
+                              ConvergenceWarning)
+    except KeyboardInterrupt:
+        est.theta_ = best
+        warnings.warn(f"fit was interrupted (KeyboardInterrupt) during epoch {est.n_iter_ + 1}; "
+                      "the model keeps the weights of its best epoch so far.", UserWarning)
+        return
+    if est.early_stopping and not incremental:
+        est.theta_ = best
+
+
+def _split_validation(est, data, rng, incremental):
+    """Hold out ``validation_fraction`` of the sequences for early stopping: (train,
+    validation or None)."""
+    if not est.early_stopping or incremental:
+        return data, None
+    idx_train, idx_val = train_test_split(np.arange(len(data.lengths)),
+                                          test_size=est.validation_fraction,
+                                          random_state=int(rng.integers(2**31)),
+                                          stratify=est._stratify_labels(data.Y))
+    if len(idx_val) == 0:
+        raise ValueError("validation_fraction leaves no sequence for validation")
+    return data.take(idx_train), data.take(idx_val)
+
+
+def _run_epoch(est, data, batch_size, rng, best):
+    """One pass over the data in mini-batches. Returns (mean loss, mean gradient norm, best),
+    or (None, None, best) after a non-finite loss, gradient or weight."""
+    n = len(data.lengths)
+    order = rng.permutation(n) if est.shuffle else np.arange(n)
+    total_loss, total_weight, norms = 0.0, 0.0, []
+    for start in range(0, n, batch_size):
+        batch = data.take(order[start:start + batch_size])
+        loss, grad_norm = _train_step(est, batch, rng)
+        if loss is None:
+            return None, None, _diverged(est, grad_norm, best)
+        w = batch.weights.sum()
+        total_loss += loss * w
+        total_weight += w
+        norms.append(grad_norm)
+        est.t_ += len(batch.lengths)
+    return total_loss / total_weight, float(np.mean(norms)), best
+
+
+def _train_step(est, batch, rng):
+    """Forward, backward, clipping and the optimizer's update for one mini-batch. Returns
+    (loss, gradient norm), or (None, what became non-finite)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # reported in one message instead
+        loss, grad = est._objective(est.theta_, batch, rng if est.dropout > 0 else None)
+    grad_norm = clip_grad_norm(grad, est.max_grad_norm)
+    if not np.isfinite(loss):
+        return None, "loss"
+    if not np.isfinite(grad_norm):
+        return None, "gradient"
+    est._optimizer.update_params(est.theta_, grad)
+    if not np.isfinite(est.theta_).all():
+        return None, "weights"
+    return loss, grad_norm
+
+
+def _diverged(est, what, best):
+    """Stop after a non-finite loss, gradient or weight: back to the best epoch's weights."""
+    est.theta_ = best.copy()
+    warnings.warn(f"Training stopped at epoch {est.n_iter_ + 1}: the {what} became non-finite "
+                  "(inf or nan). The model keeps the weights of its best epoch. Lower "
+                  "learning_rate_init, set max_grad_norm, or scale the inputs.", RuntimeWarning)
+    return best
+
+
+def _record_epoch(est, loss, grad_norm, validation, best, seconds):
+    """Append to the curves, keep the best weights, count the epochs without progress and
+    run the optimizer's schedule. Returns the best weights."""
+    est.n_iter_ += 1
+    est.loss_curve_.append(float(loss))
+    est.grad_norm_curve_.append(grad_norm)
+    improved, is_best = loss < est.best_loss_ - est.tol, loss < est.best_loss_
+    est.best_loss_ = min(est.best_loss_, float(loss))
+    if validation is not None:
+        score = est._score_validation(validation)
+        est.validation_scores_.append(score)
+        improved = score > est.best_validation_score_ + est.tol
+        is_best = score > est.best_validation_score_
+        est.best_validation_score_ = max(est.best_validation_score_, score)
+    if is_best:
+        best = est.theta_.copy()
+    est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
+    est._optimizer.iteration_ends(est.t_)
+    if est.verbose:
+        val = "" if validation is None else \
+            f", validation score = {est.validation_scores_[-1]:.6f}"
+        print(f"Iteration {est.n_iter_}, loss = {loss:.8f}{val}, "
+              f"gradient norm = {grad_norm:.4g}, time = {seconds:.3f}s")
+    return best
+
+
+def _should_stop(est):
+    """After more than ``n_iter_no_change`` epochs without improvement, the optimizer decides
+    (the "adaptive" schedule lowers its learning rate instead, until it is too small)."""
+    if est._no_improvement_count <= est.n_iter_no_change:
+        return False
+    what = "Validation score" if est.early_stopping else "Training loss"
+    msg = (f"{what} did not improve more than tol={est.tol} for {est.n_iter_no_change} "
+           "consecutive epochs.")
+    if est._optimizer.trigger_stopping(msg, est.verbose):
+        return True
+    est._no_improvement_count = 0
+    return False
+
+
+def fit_lbfgs(est, data):
+    """Full-batch L-BFGS. Every iteration is recorded in ``loss_curve_``; an interrupt keeps
+    the lowest-loss weights evaluated so far."""
+    best = {"loss": np.inf, "theta": est.theta_.copy()}
+
+    def fun(theta):
+        value, grad = est._objective(theta, data)
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(grad)  # makes the line search step back
+        if value < best["loss"]:
+            best.update(loss=value, theta=theta.copy())
+        return value, grad
+
+    def record(intermediate_result):
+        est.n_iter_ += 1
+        est.t_ += len(data.lengths)
+        est.loss_curve_.append(float(intermediate_result.fun))
+        est.best_loss_ = min(est.best_loss_, est.loss_curve_[-1])
+
+    try:
+        _, result = minimize_lbfgs(fun, est.theta_, est.max_iter, est.tol, est.max_fun,
+                                   callback=record)
+    except KeyboardInterrupt:
+        est.theta_ = best["theta"]
+        warnings.warn(f"fit was interrupted (KeyboardInterrupt) after {est.n_iter_} L-BFGS "
+                      "iterations; the model keeps the lowest-loss weights so far.", UserWarning)
+        return
+    est.theta_ = best["theta"]
+    if result.status == 1:
+        warnings.warn(f"lbfgs failed to converge after {result.nit} iterations. "
+                      "Increase max_iter or scale the data.", ConvergenceWarning)
