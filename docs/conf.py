@@ -54,35 +54,6 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
-_PARAM_LINE = re.compile(r"^(\s*[\w*][\w, *]* : )(.+)$")
-
-
-def _docstring_fixes(app, what, name, obj, options, lines):
-    """Make skrnn's plain-text docstrings valid reST before numpydoc reads them.
-
-    * In the type of a parameter or attribute ("name : ndarray of shape (n_features_in_,)"),
-      a word ending in "_" would be a reST reference: escape the underscore.
-    * A one-line summary ending in "::" introduces a literal block, but numpydoc separates the
-      summary from the block: end the summary with ":" and open the block with "::".
-    * Methods inherited from scikit-learn refer to labels of scikit-learn's documentation:
-      show them as literals.
-    """
-    for i, line in enumerate(lines):
-        m = _PARAM_LINE.match(line)
-        if m and "`" not in m.group(2):
-            lines[i] = m.group(1) + re.sub(r"(?<=\w)_(?=\W|$)", r"\\_", m.group(2))
-    if getattr(obj, "__module__", "").startswith("sklearn"):  # inherited from scikit-learn:
-        for i, line in enumerate(lines):  # its :ref: labels live in scikit-learn's own docs
-            lines[i] = re.sub(r":ref:`([^`<]+?)(?:\s*<[^>]+>)?`", r"``\1``", line)
-    if lines and lines[0].rstrip().endswith("::") and len(lines) > 1 and not lines[1].strip():
-        lines[0] = lines[0].rstrip()[:-1]
-        lines[1:1] = ["", "::"]
-
-
-def setup(app):
-    app.connect("autodoc-process-docstring", _docstring_fixes, priority=400)
-
-
 # -- Example gallery --------------------------------------------------------------------------
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),

@@ -14,25 +14,26 @@ multiplied by the forget gate.
 This example measures it with skrnn's engine. For a loss at the last step,
 :math:`L = \\langle g, h_T \\rangle` with a random direction :math:`g`, it computes
 :math:`\\lVert \\partial L / \\partial h_t \\rVert` for every step :math:`t` with
-:func:`skrnn.nn.recurrent.direction_backward`, the same backward pass training uses.
+:func:`skrnn.nn.recurrent.backward`, the reference implementation of backpropagation through
+time (training runs the engine's fast path, which is tested against it).
 """
 
 # %%
 # Getting dL/dh_t out of the engine
 # ---------------------------------
-# :func:`~skrnn.nn.recurrent.direction_backward` returns the gradient with respect to the
-# layer's inputs ``x_t``. With input weights equal to the identity (one input per gate row),
-# that gradient *is* the gradient with respect to the pre-activations ``a_t`` of step ``t``
+# :func:`~skrnn.nn.recurrent.backward` returns the gradient with respect to the layer's
+# inputs ``x_t``. With input weights equal to the identity (one input per gate row), that
+# gradient *is* the gradient with respect to the pre-activations ``a_t`` of step ``t``
 # (PyTorch's gate order), and since ``h_{t-1}`` enters step ``t`` only through
 # ``W_hh h_{t-1}``, the gradient with respect to the previous state is
-# ``dL/dh_{t-1} = W_hh^T dL/da_t``.
+# ``dL/dh_{t-1} = W_hh^T dL/da_t``. The engine stores a batch step by step with one column per
+# sequence: inputs ``X1`` of shape (T, D+1, B), whose last row marks the real steps.
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import ortho_group
 
-from skrnn.nn import RecurrentNetwork
-from skrnn.nn.cells import get_cell
-from skrnn.nn.recurrent import direction_backward, direction_forward
+from skrnn.nn import RecurrentNetwork, Weights, get_cell
+from skrnn.nn import recurrent
 
 H, T, B = 32, 100, 64  # hidden size, steps, sequences averaged over
 
@@ -41,20 +42,20 @@ def state_gradient_norms(cell_name, weight_hh, bias, input_scale=0.5, seed=0):
     """Mean over B random sequences of ||dL/dh_t|| for t = 0..T-1, L = <g, h_T>."""
     cell = get_cell(cell_name)
     n_rows = weight_hh.shape[0]  # G*H: one input per gate pre-activation
-    w = cell.prepare(np.eye(n_rows), weight_hh, bias, np.zeros(n_rows))
+    w = recurrent.prepare(cell, Weights(np.eye(n_rows), weight_hh, bias, np.zeros(n_rows)))
     rng = np.random.default_rng(seed)
-    X = input_scale * rng.normal(size=(T, B, n_rows))  # time-major (T, B, D)
-    n_active = np.full(T, B)  # every sequence is T steps long
-    zeros = np.zeros((B, H))
-    bufs = direction_forward(cell, w, X, n_active, zeros, zeros)
-    dH = np.zeros((T, B, H))
-    dH[-1] = rng.normal(size=(B, H)) / np.sqrt(H)  # the loss reads the last state only
-    g = dH[-1].copy()
-    dX, _ = direction_backward(cell, w, bufs, X, dH, n_active)
-    dh = np.empty((T, B, H))
-    dh[-1] = g
-    dh[:-1] = dX[1:] @ weight_hh  # dL/dh_{t-1} = W_hh^T dL/da_t, for every row at once
-    return np.linalg.norm(dh, axis=2).mean(axis=1)
+    X1 = np.ones((T, n_rows + 1, B))  # every step of every sequence is real
+    X1[:, :n_rows] = input_scale * rng.normal(size=(T, n_rows, B))
+    n_active = [B] * T
+    state0 = tuple(np.zeros((H, B)) for _ in cell.state_names)
+    forward = recurrent.forward(cell, w, X1, n_active, state0)
+    dY = np.zeros((T, H, B))
+    dY[-1] = rng.normal(size=(H, B)) / np.sqrt(H)  # the loss reads the last state only
+    dX, _ = recurrent.backward(cell, w, forward.cache, dY, n_active)
+    dh = np.empty((T, H, B))
+    dh[-1] = dY[-1]
+    dh[:-1] = weight_hh.T @ dX[1:]  # dL/dh_{t-1} = W_hh^T dL/da_t, every step at once
+    return np.linalg.norm(dh, axis=1).mean(axis=1)
 
 
 # %%
