@@ -1,0 +1,541 @@
+#!/usr/bin/env python
+"""Benchmark whole ``fit`` and ``predict`` calls of skrnn's estimators against PyTorch on CPU.
+
+``bench_engine.py`` times the engine alone; users call the estimators, which also validate and
+pad their input, shuffle and slice mini-batches, keep loss curves and clear the engine's
+buffers. This script times what a user gets: whole calls, on four small generated tasks.
+
+Tasks (fixed seeds; the labels are a simple function of each sequence, so the fits learn):
+
+1. ``ragged``: classification, 300 multivariate sequences of lengths 7-29, 9 features,
+   9 classes (the feature with the largest mean); LSTM, H=64, batch 32. A ragged list.
+2. ``multi``: classification, 150 sequences, T=100, 6 features, 4 classes (signs of the means
+   of two features); GRU, H=32, batch 16. A 3-D array (n, T, F).
+3. ``binary``: classification, 100 univariate sequences, T=150, 2 classes (a slow or a fast
+   noisy sine); LSTM, H=32, batch 16. A 3-D array (n, T, 1).
+4. ``forecast``: regression, 150 univariate sequences, T=84, 1 output (the next value of a
+   noisy sine); GRU, H=32, batch 16. A 3-D array (n, T, 1).
+
+``--cells`` runs every task with each of rnn/gru/lstm instead of its own cell.
+
+What is timed on each side, float32 data for both (skrnn keeps float32 input as float32):
+
+* skrnn ``fit``: ``RNNClassifier``/``RNNRegressor(cell, hidden_layer_sizes=(H,),
+  batch_size=B, max_iter=E, solver="adam", learning_rate_init=1e-3, alpha=0.0,
+  max_grad_norm=5.0, tol=0.0, n_iter_no_change=E+1, shuffle=True, random_state=0).fit(X, y)``
+  (so every one of the E epochs runs; its ConvergenceWarning is silenced), X given as the user
+  holds it: a list of (T_i, F) arrays or a 3-D array.
+* PyTorch ``fit``: from the same numpy X and y, building ``nn.LSTM``/``nn.GRU``/``nn.RNN``
+  (batch_first) with an ``nn.Linear`` head on the last real step, ``torch.optim.Adam(lr=1e-3,
+  betas=(0.9, 0.999), eps=1e-8)``, then E epochs of: a ``torch.randperm`` shuffle, and per
+  mini-batch of B sequences ``zero_grad``, forward, ``cross_entropy`` (classification) or
+  ``mse_loss`` (regression; skrnn's squared loss is half of it, which does not matter for
+  timing), ``backward``, ``clip_grad_norm_(.., 5.0)``, ``step``, and ``loss.item()`` to
+  accumulate the epoch's loss as a user loop that logs it does (skrnn keeps a loss curve).
+  Data handling: fixed-length data is converted once (``torch.from_numpy``) and each batch is
+  gathered by index (``X[idx]``); ragged data is converted once to a list of tensors and each
+  batch is padded per batch (``pad_sequence``) and packed (``pack_padded_sequence(...,
+  enforce_sorted=False)``), the last real step read from the packed ``h_n``. No
+  ``DataLoader`` (its per-sample collation would only add to PyTorch's time).
+* ``predict``: skrnn ``predict_proba`` (classifiers) or ``predict`` (regressor) on the whole
+  training set; PyTorch: the same conversion from numpy (padded and packed when ragged), the
+  model under ``torch.inference_mode()`` on the whole set in one batch, softmax for
+  classifiers, ``.numpy()``. Called repeatedly, each measurement at least ``--min-time``.
+
+Before timing, skrnn's fitted weights are copied into a PyTorch model and the predictions of
+both are compared (float32, tolerance 1e-4), so both sides compute the same function. The
+training score of each side after its fit (accuracy, or R^2 for the regression) is printed as
+a check that both learn; it is not a measure of quality after a handful of epochs.
+
+Differences that remain, by design: the two sides start from different initial weights (skrnn:
+orthogonal recurrent weights and a forget-gate bias of 1; PyTorch: its uniform default) and
+shuffle in a different order, so their losses differ while their work per epoch is the same;
+skrnn validates and pads its input in ``fit`` and ``predict`` (a user's PyTorch loop usually
+does not validate), keeps its loss curve and best weights, and frees its engine's buffers at
+the end of each call. These are part of what a user of the estimators pays.
+
+Both libraries run with the same number of threads (``--threads``): numpy's and scipy's
+OpenBLAS through threadpoolctl, PyTorch through ``torch.set_num_threads`` (and
+``torch.set_num_interop_threads(1)``). skrnn and PyTorch measurements alternate, so background
+load affects both alike; each time is the median of ``--repeats`` measurements. The ratio is
+skrnn time / PyTorch time (below 1: skrnn is faster).
+
+Examples
+--------
+    python benchmarks/bench_estimators.py --quick
+    python benchmarks/bench_estimators.py --threads 1 2 --markdown estimators.md
+    python benchmarks/bench_estimators.py --cells --epochs 10
+"""
+
+import argparse
+import datetime
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import ThreadpoolController
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn.functional as torch_F  # noqa: E402
+from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence  # noqa: E402
+
+import skrnn  # noqa: E402
+from skrnn import RNNClassifier, RNNRegressor  # noqa: E402
+
+CELLS = ("rnn", "gru", "lstm")
+TORCH_MODULES = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+LEARNING_RATE = 1e-3
+MAX_GRAD_NORM = 5.0
+AGREEMENT_TOL = 1e-4
+
+
+# -- tasks -----------------------------------------------------------------------------------
+@dataclass
+class Task:
+    name: str
+    kind: str  # "classification" or "regression"
+    cell: str
+    hidden: int
+    batch_size: int
+    X: object  # a list of (T_i, F) float32 arrays (ragged) or a float32 (n, T, F) array
+    y: np.ndarray  # int64 labels in [0, K) or float32 targets
+
+    @property
+    def ragged(self):
+        return isinstance(self.X, list)
+
+    @property
+    def n_features(self):
+        return self.X[0].shape[-1]
+
+    @property
+    def n_outputs(self):
+        return int(self.y.max()) + 1 if self.kind == "classification" else 1
+
+    def describe(self):
+        n = len(self.X)
+        if self.ragged:
+            lengths = [len(x) for x in self.X]
+            shape = f"n={n} T={min(lengths)}-{max(lengths)}"
+        else:
+            shape = f"n={n} T={self.X.shape[1]}"
+        out = f"{self.n_outputs} classes" if self.kind == "classification" else "1 output"
+        return (f"{self.name}: {self.kind}, {shape} F={self.n_features}, {out}; "
+                f"own cell {self.cell}, H={self.hidden}, batch {self.batch_size}")
+
+
+def ragged_task(seed=1):
+    """300 sequences of lengths 7-29, 9 features; the label is the feature with the largest
+    mean over the sequence."""
+    rng = np.random.default_rng(seed)
+    X = [rng.standard_normal((int(T), 9), dtype=np.float32) for T in rng.integers(7, 30, 300)]
+    y = np.array([int(np.argmax(x.mean(axis=0))) for x in X], dtype=np.int64)
+    return Task("ragged", "classification", "lstm", 64, 32, X, y)
+
+
+def multi_task(seed=2):
+    """150 sequences, T=100, 6 features; 4 classes from the signs of the means of features 0
+    and 1 (each shifted by a random offset per sequence so that the signs are learnable)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((150, 100, 6), dtype=np.float32)
+    X[:, :, :2] += rng.normal(0, 0.3, size=(150, 1, 2)).astype(np.float32)
+    means = X[:, :, :2].mean(axis=1)
+    y = (2 * (means[:, 0] > 0) + (means[:, 1] > 0)).astype(np.int64)
+    return Task("multi", "classification", "gru", 32, 16, X, y)
+
+
+def binary_task(seed=3):
+    """100 univariate sequences, T=150: a noisy sine of period 30 (class 0) or 15 (class 1)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 100).astype(np.int64)
+    t = np.arange(150)
+    phase = rng.uniform(0, 2 * np.pi, size=(100, 1))
+    X = np.sin(2 * np.pi * t / np.where(y == 1, 15, 30)[:, None] + phase)
+    X += rng.normal(0, 0.3, size=X.shape)
+    return Task("binary", "classification", "lstm", 32, 16, X[:, :, None].astype(np.float32), y)
+
+
+def forecast_task(seed=4):
+    """150 univariate sequences, T=84, of a noisy sine with random period and phase; the target
+    is the next, noise-free value."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(85)
+    period = rng.uniform(10, 30, size=(150, 1))
+    phase = rng.uniform(0, 2 * np.pi, size=(150, 1))
+    clean = np.sin(2 * np.pi * t / period + phase)
+    X = clean[:, :84] + rng.normal(0, 0.1, size=(150, 84))
+    return Task("forecast", "regression", "gru", 32, 16, X[:, :, None].astype(np.float32),
+                clean[:, 84].astype(np.float32))
+
+
+TASKS = {"ragged": ragged_task, "multi": multi_task, "binary": binary_task,
+         "forecast": forecast_task}
+
+
+# -- threads ---------------------------------------------------------------------------------
+_CONTROLLER = ThreadpoolController()
+
+
+def set_threads(n):
+    """Use n threads in numpy's and scipy's BLAS and in PyTorch (intra-op)."""
+    _CONTROLLER.select(user_api="blas").limit(limits=n)
+    torch.set_num_threads(n)
+
+
+def blas_description():
+    return ", ".join(f"{Path(i['filepath']).name.split('-')[0]} {i['version']} "
+                     f"({i['num_threads']} thr)"
+                     for i in _CONTROLLER.select(user_api="blas").info())
+
+
+# -- timing ----------------------------------------------------------------------------------
+def _time_calls(fn, k):
+    t0 = time.perf_counter()
+    for _ in range(k):
+        fn()
+    return (time.perf_counter() - t0) / k
+
+
+def time_alternating(fa, fb, repeats, min_time=0.0, settle=0.0):
+    """Median seconds per call of fa and fb, measured alternately; the caller warms them up.
+
+    Each measurement repeats its function until ``min_time`` has passed (at least once).
+    ``settle`` seconds of sleep before each measurement let the other library's worker
+    threads, which spin for a while after their last task, go idle first.
+    """
+    ka = max(1, math.ceil(min_time / max(_time_calls(fa, 1), 1e-7))) if min_time else 1
+    kb = max(1, math.ceil(min_time / max(_time_calls(fb, 1), 1e-7))) if min_time else 1
+    ta, tb = [], []
+
+    def measure(fn, k, times):
+        time.sleep(settle)
+        times.append(_time_calls(fn, k))
+
+    for r in range(repeats):
+        if r % 2 == 0:
+            measure(fa, ka, ta)
+            measure(fb, kb, tb)
+        else:
+            measure(fb, kb, tb)
+            measure(fa, ka, ta)
+    return statistics.median(ta), statistics.median(tb)
+
+
+# -- skrnn -----------------------------------------------------------------------------------
+def skrnn_fit(task, cell, epochs):
+    """A fitted skrnn estimator: E full epochs of Adam, as a user calls it."""
+    estimator = RNNClassifier if task.kind == "classification" else RNNRegressor
+    est = estimator(cell, hidden_layer_sizes=(task.hidden,), batch_size=task.batch_size,
+                    max_iter=epochs, solver="adam", learning_rate_init=LEARNING_RATE,
+                    alpha=0.0, max_grad_norm=MAX_GRAD_NORM, tol=0.0,
+                    n_iter_no_change=epochs + 1, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(task.X, task.y)
+
+
+def skrnn_predict(est, task):
+    """Class probabilities (classifier) or predictions (regressor) for the whole set."""
+    return est.predict_proba(task.X) if task.kind == "classification" else est.predict(task.X)
+
+
+def fitted_state_dict(est):
+    """The fitted weights of a skrnn estimator under PyTorch's names (``weight_ih_l0``, ...,
+    ``head.weight``, ``head.bias``): the public ``state_dict()`` where it exists, else the
+    private route it replaces."""
+    if hasattr(est, "state_dict"):
+        return est.state_dict()
+    return est._network.state_dict(est._theta)
+
+
+# -- PyTorch ---------------------------------------------------------------------------------
+class TorchRNN(torch.nn.Module):
+    """One recurrent layer (batch_first) and a linear head on each sequence's last real step."""
+
+    def __init__(self, cell, n_features, hidden, n_outputs):
+        super().__init__()
+        self.rnn = TORCH_MODULES[cell](n_features, hidden, batch_first=True)
+        self.head = torch.nn.Linear(hidden, n_outputs)
+
+    def forward(self, x):
+        """x: a padded (B, T, F) tensor of full-length sequences, or a PackedSequence."""
+        _, h_n = self.rnn(x)
+        if isinstance(h_n, tuple):  # LSTM: (h_n, c_n)
+            h_n = h_n[0]
+        return self.head(h_n[-1])
+
+
+def _torch_inputs(task):
+    """The user's numpy X as tensors without copying: a list of (T_i, F) tensors and their
+    lengths (ragged), or one (n, T, F) tensor."""
+    if task.ragged:
+        seqs = [torch.from_numpy(x) for x in task.X]
+        return seqs, torch.tensor([len(x) for x in task.X])
+    return torch.from_numpy(task.X), None
+
+
+def _torch_batch(inputs, lengths, idx):
+    """Rows idx (a list of ints) as the model's input: padded per batch and packed when
+    ragged, gathered by index otherwise."""
+    if lengths is None:
+        return inputs[idx]
+    padded = pad_sequence([inputs[i] for i in idx], batch_first=True)
+    return pack_padded_sequence(padded, lengths[idx], batch_first=True, enforce_sorted=False)
+
+
+def torch_fit(task, cell, epochs, seed=0):
+    """The same model and training as skrnn_fit in a plain PyTorch loop; returns the model."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = TorchRNN(cell, task.n_features, task.hidden, task.n_outputs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999),
+                                 eps=1e-8)
+    loss_fn = torch_F.cross_entropy if task.kind == "classification" else torch_F.mse_loss
+    inputs, lengths = _torch_inputs(task)
+    y = torch.from_numpy(task.y)
+    if task.kind == "regression":
+        y = y[:, None]
+    n = len(task.y)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator).tolist()
+        epoch_loss = 0.0
+        for start in range(0, n, task.batch_size):
+            idx = order[start:start + task.batch_size]
+            optimizer.zero_grad()
+            loss = loss_fn(model(_torch_batch(inputs, lengths, idx)), y[idx])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+            optimizer.step()
+            epoch_loss += loss.item() * len(idx)
+    return model
+
+
+def torch_predict(model, task):
+    """The counterpart of skrnn_predict: one forward pass over the whole set."""
+    with torch.inference_mode():
+        inputs, lengths = _torch_inputs(task)
+        if lengths is None:
+            out = model(inputs)
+        else:
+            padded = pad_sequence(inputs, batch_first=True)
+            out = model(pack_padded_sequence(padded, lengths, batch_first=True,
+                                             enforce_sorted=False))
+        if task.kind == "classification":
+            return torch.softmax(out, dim=1).numpy()
+        return out.numpy().ravel()
+
+
+def torch_model_from(est, task, cell):
+    """A PyTorch model holding skrnn's fitted weights (strict: every name must match)."""
+    model = TorchRNN(cell, task.n_features, task.hidden, task.n_outputs)
+    state = {(k if k.startswith("head.") else f"rnn.{k}"): torch.from_numpy(np.array(v))
+             for k, v in fitted_state_dict(est).items()}
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+# -- checks ----------------------------------------------------------------------------------
+def check_agreement(est, task, cell):
+    """skrnn's predictions equal those of PyTorch with skrnn's fitted weights (float32).
+
+    Returns the largest absolute difference."""
+    state = fitted_state_dict(est)
+    dtypes = {v.dtype for v in state.values()}
+    assert dtypes == {np.dtype(np.float32)}, f"skrnn did not fit in float32: {dtypes}"
+    ours = skrnn_predict(est, task)
+    theirs = torch_predict(torch_model_from(est, task, cell), task)
+    assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
+    diff = float(np.max(np.abs(ours - theirs)))
+    assert diff <= AGREEMENT_TOL, f"{task.name}/{cell}: predictions differ by {diff:.2e}"
+    return diff
+
+
+def training_score(pred, task):
+    """Accuracy (classification) or R^2 (regression) on the training set: a sanity check that
+    the fits learn, not a measure of quality after a handful of epochs."""
+    if task.kind == "classification":
+        return float(np.mean(pred.argmax(axis=1) == task.y))
+    return float(1 - np.sum((pred - task.y) ** 2) / np.sum((task.y - task.y.mean()) ** 2))
+
+
+# -- one task --------------------------------------------------------------------------------
+def run_task(task, cell, threads, epochs, repeats, min_time, settle):
+    """Check agreement, then time fit and predict of both libraries alternately."""
+    est = skrnn_fit(task, cell, epochs)  # also the warm-up of both fits and predicts
+    model = torch_fit(task, cell, epochs)
+    diff = check_agreement(est, task, cell)
+    score_s = training_score(skrnn_predict(est, task), task)
+    score_t = training_score(torch_predict(model, task), task)
+
+    fit_s, fit_t = time_alternating(lambda: skrnn_fit(task, cell, epochs),
+                                    lambda: torch_fit(task, cell, epochs), repeats, 0.0, settle)
+    pred_s, pred_t = time_alternating(lambda: skrnn_predict(est, task),
+                                      lambda: torch_predict(model, task), repeats, min_time,
+                                      settle)
+    return dict(task=task.name, cell=cell, threads=threads, fit_s=fit_s, fit_t=fit_t,
+                pred_s=pred_s, pred_t=pred_t, score_s=score_s, score_t=score_t, diff=diff)
+
+
+def geomean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def summarize(rows, thread_counts, cells=None):
+    """Geometric means of the fit and predict ratios per thread count over all runs, and per
+    cell too when every task ran with several cells."""
+    groups = [("all", None)] + [(cell, cell) for cell in cells or ()]
+    out = []
+    for threads in thread_counts:
+        for label, cell in groups:
+            sel = [r for r in rows
+                   if r["threads"] == threads and cell in (None, r["cell"])]
+            if sel:
+                out.append(dict(threads=threads, cells=label, n=len(sel),
+                                fit=geomean([r["fit_s"] / r["fit_t"] for r in sel]),
+                                pred=geomean([r["pred_s"] / r["pred_t"] for r in sel])))
+    return out
+
+
+# -- output ----------------------------------------------------------------------------------
+HEADER = (f"{'task':<9} {'cell':<5} {'th':>2} {'fit sk s':>9} {'fit pt s':>9} {'ratio':>6}  "
+          f"{'pred sk ms':>10} {'pred pt ms':>10} {'ratio':>6}  {'score sk':>8} {'score pt':>8}"
+          "   (ratio = skrnn / PyTorch)")
+
+
+def _row_line(r):
+    return (f"{r['task']:<9} {r['cell']:<5} {r['threads']:>2} {r['fit_s']:>9.3f} "
+            f"{r['fit_t']:>9.3f} {r['fit_s'] / r['fit_t']:>6.2f}  {1e3 * r['pred_s']:>10.3f} "
+            f"{1e3 * r['pred_t']:>10.3f} {r['pred_s'] / r['pred_t']:>6.2f}  "
+            f"{r['score_s']:>8.3f} {r['score_t']:>8.3f}")
+
+
+def markdown(rows, summary, tasks, meta, settings):
+    lines = [f"Machine: {meta['machine']}", "",
+             f"Date: {meta['date']}; {meta['versions']}", "",
+             f"Settings: {settings}", "", "Tasks:", ""]
+    lines += [f"- {t.describe()}" for t in tasks] + [""]
+    lines += ["### Summary: geometric mean of skrnn time / PyTorch time", "",
+              "| threads | cells | runs | fit | predict |", "|---|---|---|---|---|"]
+    lines += [f"| {s['threads']} | {s['cells']} | {s['n']} | **{s['fit']:.2f}** "
+              f"| **{s['pred']:.2f}** |" for s in summary]
+    lines.append("")
+    for threads in sorted({r["threads"] for r in rows}):
+        lines += [f"### {threads} thread{'s' if threads > 1 else ''}", "",
+                  "| task | cell | fit skrnn (s) | fit PyTorch (s) | ratio | predict skrnn (ms) "
+                  "| predict PyTorch (ms) | ratio | training score skrnn / PyTorch |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            if r["threads"] == threads:
+                lines.append(
+                    f"| {r['task']} | {r['cell']} | {r['fit_s']:.3f} | {r['fit_t']:.3f} "
+                    f"| {r['fit_s'] / r['fit_t']:.2f} | {1e3 * r['pred_s']:.3f} "
+                    f"| {1e3 * r['pred_t']:.3f} | {r['pred_s'] / r['pred_t']:.2f} "
+                    f"| {r['score_s']:.3f} / {r['score_t']:.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="2 epochs, 3 repeats, 0.05 s per predict measurement (about a minute)")
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    p.add_argument("--cells", nargs="*", choices=CELLS,
+                   help="run every task with these cells instead of its own "
+                        "(no value: rnn gru lstm)")
+    p.add_argument("--threads", nargs="+", type=int, default=[1],
+                   help="thread counts to run with (default: 1)")
+    p.add_argument("--epochs", type=int, help="epochs per fit (default 5, quick 2)")
+    p.add_argument("--repeats", type=int, help="measurements per number (default 5, quick 3)")
+    p.add_argument("--min-time", type=float,
+                   help="seconds per predict measurement, at least one call "
+                        "(default 0.2, quick 0.05)")
+    p.add_argument("--settle", type=float, default=0.02,
+                   help="seconds to sleep before each measurement when running with more than "
+                        "one thread, so that the other library's spinning worker threads go "
+                        "idle (default 0.02)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the tables as markdown")
+    args = p.parse_args(argv)
+    if args.cells is not None and not args.cells:
+        args.cells = list(CELLS)
+    args.epochs = args.epochs or (2 if args.quick else 5)
+    args.repeats = args.repeats or (3 if args.quick else 5)
+    args.min_time = args.min_time or (0.05 if args.quick else 0.2)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.perf_counter()
+    torch.set_num_interop_threads(1)
+    set_threads(1)
+    meta = dict(
+        machine=f"{platform.processor() or platform.machine()}, "
+                f"{os.cpu_count()} logical CPUs, {_cpu_model()}",
+        date=datetime.date.today().isoformat(),
+        versions=f"Python {platform.python_version()}, skrnn {skrnn.__version__}, "
+                 f"numpy {np.__version__}, torch {torch.__version__}; "
+                 f"BLAS: {blas_description()}")
+    settings = (f"epochs={args.epochs}, repeats={args.repeats}, "
+                f"predict min_time={args.min_time}s, settle={args.settle}s (more than one "
+                "thread), float32")
+    if args.cells:
+        settings += f"; cells {' '.join(args.cells)} instead of each task's own"
+
+    def log(line=""):
+        print(line, flush=True)
+
+    tasks = [TASKS[name]() for name in args.tasks]
+    log(f"{meta['machine']}\n{meta['date']}; {meta['versions']}\n{settings}\n")
+    for task in tasks:
+        log(f"  {task.describe()}")
+    log()
+    log(HEADER)
+    rows = []
+    for threads in args.threads:
+        set_threads(threads)
+        settle = args.settle if threads > 1 else 0.0
+        for task in tasks:
+            for cell in args.cells or [task.cell]:
+                row = run_task(task, cell, threads, args.epochs, args.repeats, args.min_time,
+                               settle)
+                rows.append(row)
+                log(_row_line(row))
+    set_threads(1)
+
+    summary = summarize(rows, args.threads, args.cells)
+    log("\ngeometric mean of skrnn / PyTorch time:")
+    for s in summary:
+        log(f"  {s['threads']} thr, {s['cells']:<4} ({s['n']} runs): fit {s['fit']:.2f}   "
+            f"predict {s['pred']:.2f}")
+    log(f"largest prediction difference with skrnn's weights in PyTorch: "
+        f"{max(r['diff'] for r in rows):.1e}")
+    log(f"total time {time.perf_counter() - started:.0f} s")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(rows, summary, tasks, meta, settings) + "\n")
+        log(f"markdown written to {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()
