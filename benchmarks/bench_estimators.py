@@ -2,8 +2,8 @@
 """Benchmark whole ``fit`` and ``predict`` calls of skrnn's estimators against PyTorch on CPU.
 
 ``bench_engine.py`` times the engine alone; users call the estimators, which also validate and
-pad their input, shuffle and slice mini-batches, keep loss curves and clear the engine's
-buffers. This script times what a user gets: whole calls, on four small generated tasks.
+pad their input, shuffle and slice mini-batches, keep loss curves and trim the engine's
+reusable buffers. This script times what a user gets: whole calls, on four small generated tasks.
 
 Tasks (fixed seeds; the labels are a simple function of each sequence, so the fits learn):
 
@@ -51,8 +51,8 @@ Differences that remain, by design: the two sides start from different initial w
 orthogonal recurrent weights and a forget-gate bias of 1; PyTorch: its uniform default) and
 shuffle in a different order, so their losses differ while their work per epoch is the same;
 skrnn validates and pads its input in ``fit`` and ``predict`` (a user's PyTorch loop usually
-does not validate), keeps its loss curve and best weights, and frees its engine's buffers at
-the end of each call. These are part of what a user of the estimators pays.
+does not validate), keeps its loss curve and best weights, and trims its engine's reusable
+buffers to a bounded size at the end of each call. These are part of what a user of the estimators pays.
 
 Both libraries run with the same number of threads (``--threads``): numpy's and scipy's
 OpenBLAS through threadpoolctl, PyTorch through ``torch.set_num_threads`` (and
@@ -251,11 +251,8 @@ def skrnn_predict(est, task):
 
 def fitted_state_dict(est):
     """The fitted weights of a skrnn estimator under PyTorch's names (``weight_ih_l0``, ...,
-    ``head.weight``, ``head.bias``): the public ``state_dict()`` where it exists, else the
-    private route it replaces."""
-    if hasattr(est, "state_dict"):
-        return est.state_dict()
-    return est._network.state_dict(est._theta)
+    ``head.weight``, ``head.bias``)."""
+    return est.state_dict()
 
 
 # -- PyTorch ---------------------------------------------------------------------------------
