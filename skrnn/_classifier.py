@@ -209,6 +209,26 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
         """
         return np.log(self.predict_proba(X))
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` over the sequences.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+        y : array-like of shape (n_sequences,)
+            True labels.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Weights of the sequences.
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of sequences labelled correctly, as
+            :func:`sklearn.metrics.accuracy_score` computes it.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def predict(self, X):
         """The predicted label of each sequence.
 

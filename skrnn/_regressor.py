@@ -109,6 +109,26 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Z = self._network_outputs(self._validate_sequences(X, reset=False))
         return Z.ravel() if self._y_1d else Z
 
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of :meth:`predict`.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+        y : array-like of shape (n_sequences,) or (n_sequences, n_outputs)
+            True targets.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Weights of the sequences.
+
+        Returns
+        -------
+        float
+            R^2 as :func:`sklearn.metrics.r2_score` computes it (outputs averaged uniformly):
+            1 for perfect predictions, 0 for always predicting the mean of ``y``.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
