@@ -62,13 +62,13 @@ class GRUKernel:
                 "tmp": ws.empty((H, B), dt)}
 
     def forward_args(self, w, bufs, cols):
-        """Per step, the arguments :meth:`forward_steps` unpacks, in its order."""
+        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator)."""
         t, i_prev, i_out, n = cols
         A, HS = bufs["A"], bufs["HS"]
         H = HS.shape[1]
         rz, h_prev, hn = step_views(A[:, : 2 * H], t, n), step_views(HS, i_prev, n), \
             step_views(bufs["HN"], t, n)
-        return list(zip(
+        return zip(
             bind_gemm_accs(rz, w["W_hrz_s"], h_prev),  # recurrent_rz
             bind_gemm_accs(hn, w["W_hn"], h_prev),  # recurrent_n
             rz,
@@ -79,7 +79,7 @@ class GRUKernel:
             hn,
             step_views(HS, i_out, n),  # h
             cols_per_step(bufs["tmp"], n),  # tmp
-        ))
+        )
 
     def forward_steps(self, w, args):
         """Steps over n sequences (columns), in order; each item of ``args`` is one step's
@@ -151,13 +151,13 @@ class GRUKernel:
         np.multiply(F_n, r, out=Q_n)
 
     def backward_args(self, w, bufs, bwd, cols, lo):
-        """Per step, the arguments :meth:`backward_steps` unpacks, in its order."""
+        """Per step, the arguments :meth:`backward_steps` unpacks, in its order (an iterator)."""
         t, t_prev, n, m = cols
         k = [i - lo for i in t]  # slots of the chunk's factors
         A, dH, dGh = bufs["A"], bwd["dH"], bwd["dGh"]
         H = dH.shape[1]
         dh_prev = step_views(dH, t_prev, m)
-        return list(zip(
+        return zip(
             step_views(dH, t, n),  # dh
             step_views(gate_blocks(bwd["Q"], 3), k, n),  # Q
             step_views(bwd["F_n"], k, n),  # F_n
@@ -168,7 +168,7 @@ class GRUKernel:
             dh_prev,
             bind_gemm_accs(dh_prev, w["W_hhT"], step_views(dGh, t, m)),  # recurrent
             cols_per_step(bwd["tmp"], m),  # tmp
-        ))
+        )
 
     def backward_steps(self, w, args):
         """Backward steps over n sequences (columns), in order; each item of ``args`` is one

@@ -102,7 +102,7 @@ def kept_ring(kernel, w, T, B, state0, reverse, chunk):
     if kept is None:
         w_own = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in w.items()}
         bufs = kernel.allocate(w_own, T, B, Unpooled, False, reverse, False, chunk, chunk + 1)
-        args = kernel.forward_args(w_own, bufs, time_steps([B] * chunk, reverse))
+        args = list(kernel.forward_args(w_own, bufs, time_steps([B] * chunk, reverse)))
         kept = (w_own, bufs, args)
     else:
         w_own = kept[0]

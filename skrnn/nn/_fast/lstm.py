@@ -70,13 +70,13 @@ class LSTMKernel:
                 "TC": TC, "pair": ws.empty((2 * H, B), dt)}
 
     def forward_args(self, w, bufs, cols):
-        """Per step, the arguments :meth:`forward_steps` unpacks, in its order."""
+        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator)."""
         t, i_prev, i_out, n = cols
         A, HS, TC, pair = bufs["A"], bufs["HS"], bufs["TC"], bufs["pair"]
         H = HS.shape[1]
         a = step_views(A, t, n)
         tanh_c = step_views(TC, t, n) if len(TC) > 1 else cols_per_step(TC[0], n)
-        return list(zip(
+        return zip(
             bind_gemm_accs(a, w["W_hh_s"], step_views(HS, i_prev, n)),  # recurrent
             a,
             step_views(A[:, : 3 * H], t, n),  # sig
@@ -89,7 +89,7 @@ class LSTMKernel:
             step_views(bufs["C_out"], t, n),  # c
             tanh_c,
             step_views(HS, i_out, n),  # h
-        ))
+        )
 
     def forward_steps(self, w, args):
         """Steps over n sequences (columns), in order; each item of ``args`` is one step's
@@ -160,12 +160,12 @@ class LSTMKernel:
         F[:, H:] = gates[:, 2 * H : 3 * H]
 
     def backward_args(self, w, bufs, bwd, cols, lo):
-        """Per step, the arguments :meth:`backward_steps` unpacks, in its order."""
+        """Per step, the arguments :meth:`backward_steps` unpacks, in its order (an iterator)."""
         t, t_prev, n, m = cols
         k = [i - lo for i in t]  # slots of the chunk's factors
         A, dH, F, P = bufs["A"], bwd["dH"], bwd["F"], bwd["P"]
         H = dH.shape[1]
-        return list(zip(
+        return zip(
             step_views(dH, t, n),  # dh
             cols_per_step(bwd["dc"], n),  # dc
             step_views(F[:, H:], k, n),  # f
@@ -176,7 +176,7 @@ class LSTMKernel:
             step_views(gate_blocks(A[:, H:], 3), t, n),  # dZ_ifg
             bind_gemm_accs(step_views(dH, t_prev, m), w["W_hhT"], step_views(A, t, m)),
             cols_per_step(bwd["tmp"], n),  # tmp
-        ))
+        )
 
     def backward_steps(self, w, args):
         """Backward steps over n sequences (columns), in order; each item of ``args`` is one

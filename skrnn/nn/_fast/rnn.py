@@ -53,11 +53,11 @@ class RNNKernel:
         return {"HS": HS, "proj": HS[:T] if reverse else HS[1:]}
 
     def forward_args(self, w, bufs, cols):
-        """Per step, the arguments :meth:`forward_steps` unpacks, in its order."""
+        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator)."""
         t, i_prev, i_out, n = cols
         HS = bufs["HS"]
         h = step_views(HS, i_out, n)
-        return list(zip(bind_gemm_accs(h, w["W_hh"], step_views(HS, i_prev, n)), h))
+        return zip(bind_gemm_accs(h, w["W_hh"], step_views(HS, i_prev, n)), h)
 
     def forward_steps(self, w, args):
         """Steps in order; each item of ``args`` is one step's ``(recurrent, h)``.
@@ -97,14 +97,14 @@ class RNNKernel:
             np.greater(h, 0, out=D)
 
     def backward_args(self, w, bufs, bwd, cols, lo):
-        """Per step, the arguments :meth:`backward_steps` unpacks, in its order."""
+        """Per step, the arguments :meth:`backward_steps` unpacks, in its order (an iterator)."""
         t, t_prev, n, m = cols
         dZ = bwd["dZ"]
-        return list(zip(
+        return zip(
             step_views(dZ, t, n),  # dh
             step_views(bwd["D"], [i - lo for i in t], n),  # D
             bind_gemm_accs(step_views(dZ, t_prev, m), w["W_hhT"], step_views(dZ, t, m)),
-        ))
+        )
 
     def backward_steps(self, w, args):
         """Backward steps in order; each item of ``args`` is one step's ``(dh, D, recurrent)``.
