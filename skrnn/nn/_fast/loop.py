@@ -36,7 +36,8 @@ _CHUNK_ELEMENTS = 1 << 17
 # this many steps.
 _RING_ELEMENTS = 1 << 17
 _MIN_CHUNK_STEPS = 4
-# Elements of gate gradients summed into the weight gradients at once: about 8 MB in float32.
+# Elements of gate gradients summed into the weight gradients at once (the kernel's
+# ``group_elements``, by default about 8 MB in float32).
 _GROUP_ELEMENTS = 1 << 21
 
 
@@ -248,16 +249,18 @@ def backward(kernel, w, cache, dY, n_active, reverse=False, need_dX=True):
 
     ``dY`` is overwritten. The steps run in groups; after each group, the weight gradients of
     its steps are summed with one GEMM each over all (step, sequence) pairs of the group. A
-    group is all T steps unless its gate gradients exceed ``_GROUP_ELEMENTS``: then the GEMMs
-    read them while they are still in cache, from a small buffer, instead of from a copy of
-    all steps. Afterwards the direction's buffers go back to the workspace.
+    group is all T steps unless its gate gradients exceed the kernel's ``group_elements``:
+    then the copies the GEMMs read (the gradients and previous states, sequences-major) are
+    made while they are still in cache, into small buffers. Afterwards the direction's buffers
+    go back to the workspace.
     """
     kernel, bufs, X1, _ = cache
     T, H, B = dY.shape
     ws = workspace()
     G = kernel.n_gates
     chunk = max(1, min(T, _CHUNK_ELEMENTS // (B * H * (G + 1))))
-    group = chunk * max(1, _GROUP_ELEMENTS // (B * H * G * chunk))
+    group_elements = getattr(kernel, "group_elements", _GROUP_ELEMENTS)
+    group = chunk * max(1, group_elements // (B * H * G * chunk))
     bwd = kernel.start_backward(bufs, dY, chunk, ws)
     n_active = n_active if isinstance(n_active, list) else n_active.tolist()
     steps = _backward_steps(n_active, reverse)

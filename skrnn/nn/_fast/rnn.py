@@ -26,6 +26,11 @@ class RNNKernel:
     n_gates = 1
     order = None
     chunked = False
+    # The weight gradients copy the pre-activation gradients and the previous states of a
+    # group of steps (the gated cells copy their gradients anyway): groups of about 512 KB
+    # keep those copies in cache (measured: up to 30% less time at T=500, H=16-64, and a
+    # fifth less memory at T=500, H=256).
+    group_elements = 1 << 17
     states = ("HS",)
     private = ()
     inference_scratch = ()
