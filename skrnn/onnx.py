@@ -522,9 +522,8 @@ def _convert_scaler(scope, operator, container):
     """skl2onnx converter of SequenceScaler: (x - mean_) / scale_, NaN padding stays NaN."""
     scaler = operator.raw_operator
     dtype = _check_dtype(_numpy_type(operator.inputs[0].type))
-    n = scaler.n_features_in_ if not hasattr(scaler, "mean_") else len(scaler.mean_)
-    mean = scaler.mean_ if scaler.with_mean else np.zeros(n)
-    scale = scaler.scale_ if scaler.with_std else np.ones(n)
+    mean = scaler.mean_ if scaler.with_mean else np.zeros(1)
+    scale = scaler.scale_ if scaler.with_std else np.ones(1)
     g = _Container(scope, container)
     centred = g.op("Sub", [operator.inputs[0].full_name, g.const("mean", mean.astype(dtype))])
     g.op("Div", [centred, g.const("scale", scale.astype(dtype))],
