@@ -16,8 +16,9 @@ Input ``X``: the NaN-padded array of shape (n_sequences, T, n_features) of
 :func:`skrnn.sequences.to_nan_padded` (any T, any number of sequences). Inside the graph:
 
 1. each sequence's length is the index of its last step that is not all NaN, plus one (the
-   padding rule of :func:`skrnn.sequences.check_sequences`; the graph does not check that the
-   NaN are trailing, as skrnn's ``predict`` does);
+   padding rule of :func:`skrnn.sequences.check_sequences`). The graph does not reject what
+   skrnn's ``predict`` rejects: NaN inside a sequence is read as 0, and a sequence that is
+   all NaN as one step of zeros;
 2. NaN becomes 0 and the batch is transposed to time-major (T, n_sequences, n_features);
 3. each layer is one ONNX ``LSTM``, ``GRU`` or ``RNN`` operator (float32) given the lengths
    as ``sequence_lens``, so that padded steps never enter a state; a bidirectional layer's
@@ -49,7 +50,7 @@ The model declares IR version :data:`IR_VERSION` and opset :data:`TARGET_OPSET` 
 
 >>> import numpy as np
 >>> from skrnn import RNNClassifier
->>> from skrnn.onnx import to_onnx  # doctest: +SKIP
+>>> from skrnn.onnx import to_onnx
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(40, 6, 2)).astype(np.float32)
 >>> X[::3, 4:] = np.nan  # every third sequence is 4 steps long
@@ -417,7 +418,7 @@ def to_onnx(estimator, *, dtype=None, input_name="X"):
     >>> from skrnn import RNNRegressor
     >>> X = np.random.default_rng(0).normal(size=(30, 5, 1)).astype(np.float32)
     >>> reg = RNNRegressor("gru", (4,), max_iter=5, random_state=0).fit(X, X[:, -1, 0])
-    >>> from skrnn.onnx import to_onnx  # doctest: +SKIP
+    >>> from skrnn.onnx import to_onnx
     >>> model = to_onnx(reg)  # doctest: +SKIP
     >>> [o.name for o in model.graph.output]  # doctest: +SKIP
     ['variable']
@@ -555,7 +556,7 @@ def register_skl2onnx():
     >>> pipe = make_pipeline(SequenceScaler(), RNNClassifier("gru", (4,), max_iter=5,
     ...                                                      random_state=0)).fit(X, y)
     >>> import skl2onnx  # doctest: +SKIP
-    >>> from skrnn.onnx import register_skl2onnx  # doctest: +SKIP
+    >>> from skrnn.onnx import register_skl2onnx
     >>> register_skl2onnx()  # doctest: +SKIP
     >>> model = skl2onnx.to_onnx(pipe, X[:1])  # doctest: +SKIP
     >>> [o.name for o in model.graph.output]  # doctest: +SKIP

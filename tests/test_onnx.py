@@ -190,3 +190,15 @@ def test_skl2onnx_scaler_keeps_nan_padding():
     without = SequenceScaler(with_mean=False, with_std=False).fit(X)
     (Z,) = session(skl2onnx.to_onnx(without, X[:1])).run(None, {"X": X})
     np.testing.assert_array_equal(Z, X)
+
+
+def test_what_the_graph_does_not_reject():
+    """NaN inside a sequence reads as 0; an all-NaN sequence as one step of zeros."""
+    est = fitted("classifier", "gru", True, (4,), "float32")
+    run = session(to_onnx(est))
+    X = to_nan_padded(ragged("float32", 9, [4, 4, 2]))
+    X[0, 1, 0] = np.nan
+    X[2] = np.nan
+    label, proba = run.run(None, {"X": X})
+    expected = [np.nan_to_num(X[0]), X[1], np.zeros((1, 3), np.float32)]
+    np.testing.assert_allclose(proba, est.predict_proba(expected), rtol=0, atol=1e-5)
