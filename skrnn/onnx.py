@@ -198,8 +198,8 @@ def _write_estimator(g, estimator, X, dtype, outputs):
     "label" and "probabilities", or "variable")."""
     net = estimator.network_
     P = {name: w.astype(dtype) for name, w in estimator.state_dict().items()}
-    real, lengths = _lengths(g, X, dtype)
     is_nan = g.op("IsNaN", [X])
+    real, lengths = _lengths(g, X, is_nan, dtype)
     zero = g.const("zero", np.zeros(1, dtype=dtype))
     X0 = g.op("Where", [is_nan, zero, X])
     inputs = g.op("Transpose", [X0], perm=[1, 0, 2])  # (T, n, F)
@@ -231,12 +231,13 @@ def _write_estimator(g, estimator, X, dtype, outputs):
         g.op("Softmax", [Z], axis=-1, outputs=[outputs["probabilities"]])
 
 
-def _lengths(g, X, dtype):
+def _lengths(g, X, is_nan, dtype):
     """Real steps (n, T, 1) as 0/1 in ``dtype``, and lengths (n,) int32: a step is real if
     not all its features are NaN, a sequence's length is its last real step plus one."""
-    F = g.op("Gather", [g.op("Shape", [X]), g.const("two", np.array(2, dtype=np.int64))])
-    T = g.op("Gather", [g.op("Shape", [X]), g.const("one", np.array(1, dtype=np.int64))])
-    n_nan = g.op("ReduceSum", [g.op("Cast", [g.op("IsNaN", [X])], to=_tensor_type(dtype)),
+    shape = g.op("Shape", [X])
+    T = g.op("Gather", [shape, g.const("one", np.array(1, dtype=np.int64))])
+    F = g.op("Gather", [shape, g.const("two", np.array(2, dtype=np.int64))])
+    n_nan = g.op("ReduceSum", [g.op("Cast", [is_nan], to=_tensor_type(dtype)),
                                g.const("feature_axis", np.array([2], dtype=np.int64))],
                  keepdims=1)  # (n, T, 1)
     real = g.op("Cast", [g.op("Less", [n_nan, g.op("Cast", [F], to=_tensor_type(dtype))])],
