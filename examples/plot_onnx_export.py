@@ -4,7 +4,8 @@ Export to ONNX and run with onnxruntime
 
 A model trained with skrnn can run where neither skrnn nor Python's scientific stack is
 installed: :func:`skrnn.onnx.to_onnx` writes it as an ONNX graph of ONNX's own LSTM operator,
-and onnxruntime (or any ONNX runtime) runs it.
+and onnxruntime (or any ONNX runtime) runs it. The same weights also load into PyTorch
+modules (:mod:`skrnn.interchange`), shown at the end where PyTorch is installed.
 
 The data are scikit-learn's handwritten digits (8 x 8 images) read row by row, top to bottom:
 sequences of 8-pixel rows. Each image is cut to the rows between its first and its last row
@@ -78,3 +79,42 @@ for ax, image, label, p in zip(axes, X_padded, labels, probabilities):
     ax.set_axis_off()
 fig.suptitle("onnxruntime's labels (probability); grey rows are NaN padding", fontsize=10)
 plt.tight_layout()
+
+# %%
+# The same weights in PyTorch
+# ---------------------------
+# skrnn's LSTM is PyTorch's, so :func:`skrnn.interchange.to_torch_state_dict` gives weights that
+# load with ``strict=True`` into the module documented in :mod:`skrnn.interchange`: here a
+# bidirectional ``nn.LSTM`` and an ``nn.Linear`` head on the final states of both directions.
+# PyTorch is not a dependency of skrnn; this part runs only where it is installed.
+from skrnn.interchange import to_torch_state_dict
+
+try:
+    import torch
+except ImportError:
+    torch = None
+    print("PyTorch is not installed: this part is skipped.")
+
+if torch is not None:
+
+    class SkrnnModule(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(8, 32, num_layers=1, batch_first=True, bidirectional=True)
+            self.head = torch.nn.Linear(2 * 32, 10)
+
+        def forward(self, X, lengths):
+            packed = torch.nn.utils.rnn.pack_padded_sequence(
+                torch.nan_to_num(X), lengths, batch_first=True, enforce_sorted=False)
+            _, (h_n, _) = self.rnn(packed)
+            return torch.softmax(self.head(torch.cat([h_n[-2], h_n[-1]], dim=1)), dim=1)
+
+    module = SkrnnModule().eval()
+    weights = to_torch_state_dict(clf)
+    module.load_state_dict({name: torch.from_numpy(w) for name, w in weights.items()},
+                           strict=True)
+    with torch.no_grad():
+        torch_proba = module(torch.from_numpy(X_padded),
+                             torch.tensor([len(x) for x in X_test])).numpy()
+    print(f"largest difference, PyTorch against skrnn: "
+          f"{np.abs(torch_proba - skrnn_proba).max():.2g}")
