@@ -32,9 +32,11 @@ layer k reading ``(1 + bidirectional) * hidden_layer_sizes[k - 1]`` features, an
 are ``rnn.0.weight_ih_l0``, ``rnn.1.weight_ih_l0``, ...
 
 The head reads what skrnn's head reads: for the classifier and the regressor, the top
-layer's final states (PyTorch's ``h_n[-1]``, joined with ``h_n[-2]`` for a bidirectional
-network, from a packed sequence so that padding does not enter them); for the tagger, the top
-layer's output at every step. The classifiers' probabilities are the softmax of the head.
+layer's final states, ``h_n[-1]`` (``torch.cat([h_n[-2], h_n[-1]], dim=1)`` for a
+bidirectional network: forward direction first), run on a packed sequence so that padding
+does not enter them; for the tagger, the top layer's output at every step. The classifiers'
+probabilities are the softmax of the head. ``tests/reference/make_interchange_fixtures.py``
+holds such a module with its ``forward``.
 
 .. rubric:: safetensors
 

@@ -157,12 +157,16 @@ def test_bad_input():
 
 
 # -- skl2onnx -----------------------------------------------------------------------------------
-skl2onnx = pytest.importorskip("skl2onnx")
+@pytest.fixture
+def skl2onnx():
+    """skl2onnx with skrnn's converters registered; skips when skl2onnx is missing."""
+    module = pytest.importorskip("skl2onnx")
+    register_skl2onnx()
+    return module
 
 
 @pytest.mark.parametrize("kind, dtype", itertools.product(ESTIMATORS, ["float32", "float64"]))
-def test_skl2onnx_pipeline(kind, dtype):
-    register_skl2onnx()
+def test_skl2onnx_pipeline(skl2onnx, kind, dtype):
     rng = np.random.default_rng(8)
     X = [(5 + 3 * x).astype(dtype) for x in ragged(dtype)]  # far from standardized
     pipe = make_pipeline(SequenceScaler(),
@@ -178,8 +182,7 @@ def test_skl2onnx_pipeline(kind, dtype):
     check_outputs(pipe, outputs, X_new, ATOL[dtype])
 
 
-def test_skl2onnx_scaler_keeps_nan_padding():
-    register_skl2onnx()
+def test_skl2onnx_scaler_keeps_nan_padding(skl2onnx):
     X = to_nan_padded(ragged("float64"))
     scaler = SequenceScaler().fit(X)
     model = skl2onnx.to_onnx(scaler, X[:1])
