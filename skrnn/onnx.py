@@ -341,24 +341,25 @@ def _scan_body(g, net, W_hh, b_hh, H, dtype):
         nodes.append(helper.make_node(op_type, list(inputs), [name], **attrs))
         return name
 
-    def gate(Z, j):  # block j of width H along axis 1
-        return op("Slice", Z, const(f"s{j}", np.array([j * H], dtype=np.int64)),
-                  const(f"e{j}", np.array([(j + 1) * H], dtype=np.int64)),
-                  const("axis1", np.array([1], dtype=np.int64)))
+    def gates(Z, G):  # the G blocks of width H along axis 1
+        names = [f"{prefix}_{len(nodes)}_{j}" for j in range(G)]
+        nodes.append(helper.make_node("Split", [Z, const(f"split{G}", np.full(G, H, np.int64))],
+                                      names, axis=1))
+        return names
 
     h, c, xw, m = (f"{prefix}_{v}" for v in ("h", "c", "xw", "m"))
     R = const("R_T", np.ascontiguousarray(W_hh.T))
     hr = op("Add", op("MatMul", h, R), const("b_hh", b_hh))  # (n, G*H)
     if net.cell == "lstm":
-        Z = op("Add", xw, hr)
-        i, f = op("Sigmoid", gate(Z, 0)), op("Sigmoid", gate(Z, 1))
-        g_, o = op("Tanh", gate(Z, 2)), op("Sigmoid", gate(Z, 3))
+        Z_i, Z_f, Z_g, Z_o = gates(op("Add", xw, hr), 4)
+        i, f, g_, o = op("Sigmoid", Z_i), op("Sigmoid", Z_f), op("Tanh", Z_g), op("Sigmoid", Z_o)
         c_new = op("Add", op("Mul", f, c), op("Mul", i, g_))
         h_new = op("Mul", o, op("Tanh", c_new))
     elif net.cell == "gru":
-        r = op("Sigmoid", op("Add", gate(xw, 0), gate(hr, 0)))
-        z = op("Sigmoid", op("Add", gate(xw, 1), gate(hr, 1)))
-        n = op("Tanh", op("Add", gate(xw, 2), op("Mul", r, gate(hr, 2))))
+        (x_r, x_z, x_n), (h_r, h_z, h_n) = gates(xw, 3), gates(hr, 3)
+        r = op("Sigmoid", op("Add", x_r, h_r))
+        z = op("Sigmoid", op("Add", x_z, h_z))
+        n = op("Tanh", op("Add", x_n, op("Mul", r, h_n)))
         h_new = op("Add", n, op("Mul", z, op("Sub", h, n)))  # (1 - z) * n + z * h
     else:
         h_new = op("Tanh" if net.activation == "tanh" else "Relu", op("Add", xw, hr))
