@@ -294,11 +294,11 @@ def _standard_layer(g, net, P, k, H, inputs, lengths):
 def _scan_layer(g, net, P, k, H, inputs, mask, dtype):
     """Layer k written step by step in a Scan (float64): the same outputs as
     :func:`_standard_layer`. Padded steps keep the state and output zero."""
+    from onnx import numpy_helper
+
     N = g.op("Slice", [g.op("Shape", [inputs]), g.const("i1", np.array([1], dtype=np.int64)),
                        g.const("i2", np.array([2], dtype=np.int64))])
     shape = g.op("Concat", [N, g.const(f"H_l{k}", np.array([H], dtype=np.int64))], axis=0)
-    from onnx import numpy_helper
-
     zeros = g.op("ConstantOfShape", [shape],
                  value=numpy_helper.from_array(np.zeros(1, dtype=dtype)))
     Ys, finals = [], []
