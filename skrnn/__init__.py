@@ -6,11 +6,13 @@ or a pandas DataFrame, and work in Pipeline, GridSearchCV and cross_val_score.
 
 from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
+from ._sequence_regressor import RNNSequenceRegressor
 from ._tagger import RNNSequenceTagger
 from .forecasting import RNNForecaster, make_windows
 from .preprocessing import SequenceScaler
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["RNNClassifier", "RNNRegressor", "RNNSequenceTagger", "__version__",
+__all__ = ["RNNClassifier", "RNNRegressor", "RNNSequenceTagger", "RNNSequenceRegressor",
+           "__version__",
            "SequenceScaler", "make_windows", "RNNForecaster"]

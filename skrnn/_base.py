@@ -20,6 +20,7 @@ from .nn import RecurrentNetwork
 from .nn._fast.buffers import trim_workspace
 from .nn.optimizers import SGD, Adam
 from .sequences import Sequences, _is_table, _reject_strings, check_sequences
+from .streaming import Stream, from_torch_state, to_torch_state
 
 _PREDICT_CHUNK = 1024  # sequences per forward pass when predicting
 
@@ -184,6 +185,40 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         return _check_sample_weight(sample_weight, lengths, dtype=np.float64,
                                     ensure_non_negative=True)
 
+    def _step_weights(self, sample_weight, seqs):
+        """Weights of all real steps, concatenated (sum of lengths,), from weights of the
+        sequences (n,), or of every step: a list of (T_i,) arrays or a padded (n, T)
+        array."""
+        lengths = seqs.lengths
+        listed = isinstance(sample_weight, (list, tuple)) or (
+            isinstance(sample_weight, np.ndarray) and sample_weight.dtype == object)
+        if listed and all(np.ndim(w) == 0 for w in sample_weight):
+            listed = False  # one weight per sequence
+        padded = (not listed and sample_weight is not None
+                  and np.asarray(sample_weight).ndim == 2)
+        if seqs.table or not (listed or padded):
+            return np.repeat(self._sample_weight(sample_weight, lengths), lengths)
+        if padded:
+            W = np.asarray(sample_weight, dtype=np.float64)
+            if len(W) != len(lengths) or W.shape[1] < lengths.max():
+                raise ValueError(f"per-step sample_weight must have shape (n_sequences, T) "
+                                 f"with n_sequences={len(lengths)}, T >= {lengths.max()}; "
+                                 f"got {W.shape}")
+            weights = W[np.arange(W.shape[1])[None, :] < lengths[:, None]]
+        else:
+            if len(sample_weight) != len(lengths):
+                raise ValueError(f"sample_weight holds {len(sample_weight)} entries for "
+                                 f"{len(lengths)} sequences")
+            parts = [np.asarray(w, dtype=np.float64).reshape(-1) for w in sample_weight]
+            for i, (w, L) in enumerate(zip(parts, lengths)):
+                if len(w) not in (1, L):
+                    raise ValueError(f"sample_weight[{i}] must hold one weight or {L} (one "
+                                     f"per step of sequence {i}), got {len(w)}")
+            weights = np.concatenate([np.broadcast_to(w, (L,)) for w, L in zip(parts, lengths)])
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise ValueError("sample_weight must hold finite, non-negative numbers")
+        return weights
+
     # -- subclass hooks ---------------------------------------------------------------------
     def _validate_targets(self, y, seqs, sample_weight, reset, classes=None):
         """Return (targets for the network, loss weights, n_outputs)."""
@@ -208,8 +243,10 @@ class BaseRNN(TransformerMixin, BaseEstimator):
             Sequences in any accepted form (see the class docstring).
         y : array-like
             Targets (see the class docstring).
-        sample_weight : array-like of shape (n_sequences,), default=None
-            Weights of the sequences; the loss is their weighted mean.
+        sample_weight : array-like, default=None
+            Weights of the sequences, of shape (n_sequences,); the loss is their weighted
+            mean. The per-step estimators also take weights of every step (see the class
+            docstring).
 
         Returns
         -------
@@ -330,35 +367,49 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         return self
 
     # -- prediction -----------------------------------------------------------------------------
-    def _network_outputs(self, seqs, method="forward"):
+    _stream_output = "values"  # how head outputs become predictions (skrnn.streaming)
+
+    def _network_outputs(self, seqs, method="forward", initial_state=None, **options):
         """The network's outputs for sequences read by :meth:`_validate_sequences`, computed in
         chunks of at most ``_PREDICT_CHUNK`` sequences of similar lengths, in the caller's order.
 
-        ``method`` is "forward" (head outputs: (n, K), or (n, T, K) per step) or
-        "hidden_states" (top-layer states per step, and the last-state embedding).
+        ``method`` is "forward" (head outputs: (n, K), or (n, T, K) per step),
+        "hidden_states" (a layer's states per step, and its last-state embedding) or
+        "final_states" (top outputs per step, and every layer's final h and c). An
+        ``initial_state`` is given in PyTorch's form (:mod:`skrnn.streaming`).
         """
         n, X3, lengths = len(seqs.lengths), seqs.X3, seqs.lengths
         compute = getattr(self.network_, method)
+        pair = (None if initial_state is None
+                else from_torch_state(self.network_, initial_state, n))
+
+        def run(idx, X, L):
+            state = None if pair is None else tuple(
+                None if part is None else [a[idx] for a in part] for part in pair)
+            return compute(self.theta_, X, L, initial_state=state, **options)
+
         try:
             if n <= _PREDICT_CHUNK:
-                return compute(self.theta_, X3, lengths)
+                return run(slice(None), X3, lengths)
             order = np.argsort(-lengths, kind="stable")
             pieces = []
             for start in range(0, n, _PREDICT_CHUNK):
                 idx = order[start:start + _PREDICT_CHUNK]
-                pieces.append((idx, compute(self.theta_, X3[idx, :lengths[idx].max()],
-                                            lengths[idx])))
+                pieces.append((idx, run(idx, X3[idx, :lengths[idx].max()], lengths[idx])))
             return _assemble(pieces, n, X3.shape[1])
         finally:
             trim_workspace()
 
-    def transform(self, X):
+    def transform(self, X, initial_state=None):
         """The final hidden-state embedding of each sequence.
 
         Parameters
         ----------
         X : list of array-like, ndarray or DataFrame
             Sequences in any accepted form (see the class docstring).
+        initial_state : ndarray, list or tuple, default=None
+            Where each sequence starts, in the form :meth:`final_state` returns (one row per
+            sequence); None starts from zero.
 
         Returns
         -------
@@ -368,26 +419,188 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _, last = self._network_outputs(self._validate_sequences(X, reset=False),
-                                        "hidden_states")
+                                        "hidden_states", initial_state)
         return last
 
-    def hidden_states(self, X):
-        """The top layer's hidden states at every real step, for heatmaps and inspection.
+    def hidden_states(self, X, initial_state=None, *, layer=-1):
+        """A layer's hidden states at every real step, for heatmaps and inspection.
 
         Parameters
         ----------
         X : list of array-like, ndarray or DataFrame
             Sequences in any accepted form (see the class docstring).
+        initial_state : ndarray, list or tuple, default=None
+            Where each sequence starts, in the form :meth:`final_state` returns (one row per
+            sequence); None starts from zero.
+        layer : int, default=-1
+            Which layer: 0 is the first, -1 the top.
 
         Returns
         -------
-        list of ndarray of shape (T_i, n_directions * hidden_layer_sizes[-1])
-            One array per sequence.
+        list of ndarray of shape (T_i, n_directions * hidden_layer_sizes[layer])
+            One array per sequence (bidirectional: the forward direction's states, then the
+            backward direction's).
         """
         check_is_fitted(self)
         seqs = self._validate_sequences(X, reset=False)
-        steps, _ = self._network_outputs(seqs, "hidden_states")
+        steps, _ = self._network_outputs(seqs, "hidden_states", initial_state, layer=layer)
         return [s[:L] for s, L in zip(steps, seqs.lengths)]
+
+    def gate_activations(self, X, initial_state=None, *, layer=-1):
+        """The gates of a layer at every real step: what the LSTM and GRU plots show.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+        initial_state : ndarray, list or tuple, default=None
+            Where each sequence starts, in the form :meth:`final_state` returns (one row per
+            sequence); None starts from zero.
+        layer : int, default=-1
+            Which layer: 0 is the first, -1 the top.
+
+        Returns
+        -------
+        dict of str to list of ndarray of shape (T_i, n_directions * H)
+            For ``cell="lstm"`` the input, forget and output gates ``"i"``, ``"f"``,
+            ``"o"``, the candidate ``"g"`` and the cell state ``"c"``; for ``cell="gru"`` the
+            reset and update gates ``"r"``, ``"z"`` and the candidate ``"n"`` (the names of
+            the equations in :mod:`skrnn.nn.cells`). One array per sequence.
+
+        Raises
+        ------
+        ValueError
+            If ``cell="rnn"``: the vanilla RNN has no gates (see :meth:`hidden_states`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrnn import RNNClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = [rng.normal(size=(n, 2)) for n in (5, 3, 7, 4)]
+        >>> clf = RNNClassifier("gru", (3,), max_iter=2, random_state=0).fit(X, [0, 1, 0, 1])
+        >>> gates = clf.gate_activations(X)
+        >>> sorted(gates), [z.shape for z in gates["z"]]
+        (['n', 'r', 'z'], [(5, 3), (3, 3), (7, 3), (4, 3)])
+        """
+        check_is_fitted(self)
+        if self.network_.cell == "rnn":
+            raise ValueError("the vanilla RNN (cell='rnn') has no gates: its states are what "
+                             "hidden_states returns")
+        seqs = self._validate_sequences(X, reset=False)
+        pair = (None if initial_state is None
+                else from_torch_state(self.network_, initial_state, len(seqs.lengths)))
+        gates = self.network_.gate_activations(self.theta_, seqs.X3, seqs.lengths, pair, layer)
+        return {name: [v[:L] for v, L in zip(values, seqs.lengths)]
+                for name, values in gates.items()}
+
+    def state_gradients(self, X, y, sample_weight=None, *, layer=-1):
+        """The gradient of the training loss with respect to a layer's state at every step.
+
+        ``np.linalg.norm(g, axis=1)`` of each array is ||dL/dh_t|| over time: how much each
+        step's state still moves the loss, the picture of vanishing and exploding gradients.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+        y : array-like
+            Their targets, as ``fit`` takes them.
+        sample_weight : array-like, default=None
+            Weights of the sequences, as ``fit`` takes them.
+        layer : int, default=-1
+            Which layer: 0 is the first, -1 the top.
+
+        Returns
+        -------
+        list of ndarray of shape (T_i, n_directions * H)
+            dL/dh_t of the loss ``fit`` minimises (without the L2 penalty), through the head,
+            every later step and the layers above; one array per sequence.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrnn import RNNRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(20, 30, 1))
+        >>> reg = RNNRegressor("rnn", (8,), max_iter=3, random_state=0).fit(X, X[:, 0, 0])
+        >>> norms = [np.linalg.norm(g, axis=1) for g in reg.state_gradients(X, X[:, 0, 0])]
+        >>> norms[0].shape
+        (30,)
+        """
+        check_is_fitted(self)
+        self._check_y_given(y)
+        seqs = self._validate_sequences(X, reset=False)
+        Y, weights, _ = self._validate_targets(y, seqs, sample_weight, False)
+        grads = self.network_.state_gradients(self.theta_, seqs.X3, seqs.lengths, Y,
+                                              self._loss, weights, layer)
+        return [g[:L] for g, L in zip(grads, seqs.lengths)]
+
+    def final_state(self, X, initial_state=None):
+        """Every layer's state after the last real step of each sequence.
+
+        The state to carry on with: pass it as ``initial_state`` with the sequences' next
+        steps, or to a :meth:`stream`'s ``set_state``.
+
+        Parameters
+        ----------
+        X : list of array-like, ndarray or DataFrame
+            Sequences in any accepted form (see the class docstring).
+        initial_state : ndarray, list or tuple, default=None
+            Where each sequence starts, in the form this method returns; None starts from
+            zero.
+
+        Returns
+        -------
+        ndarray, list of ndarray, or tuple
+            PyTorch's ``h_n``: shape (n_layers * n_directions, n_sequences, H), layer-major
+            with the forward direction first (a list of (n_sequences, H_k) arrays when the
+            layers differ in size); for the LSTM the pair ``(h_n, c_n)``. A backward
+            direction's final state is its state after the first step.
+
+        Examples
+        --------
+        Running two halves of a sequence one after the other, carrying the state, gives the
+        prediction of the whole sequence:
+
+        >>> import numpy as np
+        >>> from skrnn import RNNClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(30, 8, 2))
+        >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+        >>> clf = RNNClassifier("lstm", (4,), max_iter=5, random_state=0).fit(X, y)
+        >>> h, c = clf.final_state(X[:, :4])
+        >>> h.shape, c.shape
+        ((1, 30, 4), (1, 30, 4))
+        >>> halves = clf.predict_proba(X[:, 4:], initial_state=(h, c))
+        >>> bool(np.allclose(halves, clf.predict_proba(X)))
+        True
+        """
+        check_is_fitted(self)
+        _, h_n, c_n = self._network_outputs(self._validate_sequences(X, reset=False),
+                                            "final_states", initial_state)
+        return to_torch_state(self.network_, h_n, c_n)
+
+    def stream(self, n_streams=1):
+        """Predict one time step at a time, keeping the state between calls.
+
+        Parameters
+        ----------
+        n_streams : int, default=1
+            Number of sequences consumed side by side.
+
+        Returns
+        -------
+        Stream
+            A :class:`~skrnn.streaming.Stream` with a copy of the weights, starting from the
+            zero state. It never changes the estimator.
+
+        Raises
+        ------
+        ValueError
+            If the model is bidirectional.
+        """
+        return Stream(self, n_streams)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -396,12 +609,14 @@ class BaseRNN(TransformerMixin, BaseEstimator):
 
 
 def _assemble(pieces, n, T):
-    """Join chunked network outputs (arrays or tuples of arrays) back into the caller's order,
-    padding the time axis of per-step outputs to T."""
+    """Join chunked network outputs (arrays, or tuples and lists of them, or None) back into
+    the caller's order, padding the time axis of per-step outputs to T."""
     first = pieces[0][1]
-    if isinstance(first, tuple):
-        return tuple(_assemble([(idx, out[k]) for idx, out in pieces], n, T)
-                     for k in range(len(first)))
+    if first is None:
+        return None
+    if isinstance(first, (tuple, list)):
+        return type(first)(_assemble([(idx, out[k]) for idx, out in pieces], n, T)
+                           for k in range(len(first)))
     shape = (n,) + ((T,) + first.shape[2:] if first.ndim == 3 else first.shape[1:])
     out = np.zeros(shape, dtype=first.dtype)
     for idx, part in pieces:

@@ -17,6 +17,7 @@ class ClassifierRNN(BaseRNN):
     """Label handling shared by the sequence classifier and the sequence tagger."""
 
     _loss = "softmax"
+    _stream_output = "proba"
     _fitted_state = {**BaseRNN._fitted_state, "classes_": "labels"}
     _parameter_constraints: dict = {
         **BaseRNN._parameter_constraints,
@@ -176,13 +177,16 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
         Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
         return float(np.mean(Z.argmax(axis=1) == validation.Y))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, initial_state=None):
         """Class probabilities of each sequence.
 
         Parameters
         ----------
         X : list of array-like, ndarray or DataFrame
             Sequences in any accepted form (see the class docstring).
+        initial_state : ndarray, list or tuple, default=None
+            Where each sequence starts, in the form :meth:`final_state` returns (one row per
+            sequence); None starts from zero.
 
         Returns
         -------
@@ -190,9 +194,10 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
             Probabilities, columns in the order of ``classes_``.
         """
         check_is_fitted(self)
-        return softmax(self._network_outputs(self._validate_sequences(X, reset=False)), axis=-1)
+        seqs = self._validate_sequences(X, reset=False)
+        return softmax(self._network_outputs(seqs, initial_state=initial_state), axis=-1)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, initial_state=None):
         """Logarithm of the class probabilities of each sequence.
 
         Equals ``np.log(predict_proba(X))``, including -inf where a probability underflows.
@@ -201,13 +206,16 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
         ----------
         X : list of array-like, ndarray or DataFrame
             Sequences in any accepted form (see the class docstring).
+        initial_state : ndarray, list or tuple, default=None
+            Where each sequence starts, in the form :meth:`final_state` returns (one row per
+            sequence); None starts from zero.
 
         Returns
         -------
         ndarray of shape (n_sequences, n_classes)
             Log-probabilities, columns in the order of ``classes_``.
         """
-        return np.log(self.predict_proba(X))
+        return np.log(self.predict_proba(X, initial_state))
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of :meth:`predict` over the sequences.
@@ -229,18 +237,21 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
         """
         return super().score(X, y, sample_weight=sample_weight)
 
-    def predict(self, X):
+    def predict(self, X, initial_state=None):
         """The predicted label of each sequence.
 
         Parameters
         ----------
         X : list of array-like, ndarray or DataFrame
             Sequences in any accepted form (see the class docstring).
+        initial_state : ndarray, list or tuple, default=None
+            Where each sequence starts, in the form :meth:`final_state` returns (one row per
+            sequence); None starts from zero.
 
         Returns
         -------
         ndarray of shape (n_sequences,)
             Labels from ``classes_``.
         """
-        proba = self.predict_proba(X)
+        proba = self.predict_proba(X, initial_state)
         return self.classes_[proba.argmax(axis=1)]

@@ -1,4 +1,4 @@
-"""Docstring sections shared by the three estimators, written once."""
+"""Docstring sections shared by the estimators, written once."""
 
 import textwrap
 

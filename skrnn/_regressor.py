@@ -92,13 +92,16 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
         return float(r2_score(validation.Y, Z))
 
-    def predict(self, X):
+    def predict(self, X, initial_state=None):
         """The predicted targets of each sequence.
 
         Parameters
         ----------
         X : list of array-like, ndarray or DataFrame
             Sequences in any accepted form (see the class docstring).
+        initial_state : ndarray, list or tuple, default=None
+            Where each sequence starts, in the form :meth:`final_state` returns (one row per
+            sequence); None starts from zero.
 
         Returns
         -------
@@ -106,8 +109,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             Predictions, 1-D when fit was given a 1-D ``y``.
         """
         check_is_fitted(self)
-        Z = self._network_outputs(self._validate_sequences(X, reset=False))
+        Z = self._network_outputs(self._validate_sequences(X, reset=False),
+                                  initial_state=initial_state)
         return Z.ravel() if self._y_1d else Z
+
+    @property
+    def _stream_output(self):
+        return "values_1d" if self._y_1d else "values"
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R^2 of :meth:`predict`.

@@ -11,7 +11,7 @@ A zip archive (suggested extension ``.skrnn``) with
 
 - ``skrnn.json``: a UTF-8 JSON document: the format name (``"skrnn-model"``) and version, the
   skrnn version that wrote it, the estimator class (one of ``RNNClassifier``, ``RNNRegressor``,
-  ``RNNSequenceTagger``), its ``get_params()``, its fitted state, the SHA-256 of every array
+  ``RNNSequenceTagger``, ``RNNSequenceRegressor``), its ``get_params()``, its fitted state, the SHA-256 of every array
   entry and a SHA-256 digest of the document itself;
 - ``arrays/<name>.npy``: arrays in NumPy's ``.npy`` format, read with ``allow_pickle=False``.
 
@@ -92,9 +92,11 @@ _FLOAT_DTYPES = ("float32", "float64")
 def _estimator_classes():
     from ._classifier import RNNClassifier
     from ._regressor import RNNRegressor
+    from ._sequence_regressor import RNNSequenceRegressor
     from ._tagger import RNNSequenceTagger
 
-    return {cls.__name__: cls for cls in (RNNClassifier, RNNRegressor, RNNSequenceTagger)}
+    return {cls.__name__: cls for cls in (RNNClassifier, RNNRegressor, RNNSequenceTagger,
+                                          RNNSequenceRegressor)}
 
 
 def _skrnn_version():
@@ -116,7 +118,7 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
+    estimator : RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         The fitted estimator to save. Its parameters must be data: None, bool, int, float,
         str, 1-D numeric arrays, or tuples, lists and dicts of these.
     path : str or os.PathLike
@@ -153,8 +155,8 @@ def save(estimator, path):
 
     name = type(estimator).__name__
     if _estimator_classes().get(name) is not type(estimator):
-        raise TypeError(f"save stores RNNClassifier, RNNRegressor and RNNSequenceTagger "
-                        f"estimators only, got {type(estimator).__module__}.{name}.")
+        raise TypeError(f"save stores skrnn's estimators ({', '.join(_estimator_classes())}) "
+                        f"only, got {type(estimator).__module__}.{name}.")
     check_is_fitted(estimator, "theta_")
     arrays = {}
     document = {
@@ -301,7 +303,7 @@ def load(path):
 
     Returns
     -------
-    RNNClassifier, RNNRegressor or RNNSequenceTagger
+    RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         The fitted estimator, with the parameters of the one that was saved. It predicts
         bit-identically to it; ``partial_fit`` and ``warm_start`` continue with the saved
         optimizer state.

@@ -28,7 +28,8 @@ from numpydoc.validate import ERROR_MSGS, validate
 import skrnn.nn
 
 PUBLIC_MODULES = ("skrnn", "skrnn.sequences", "skrnn.forecasting", "skrnn.preprocessing",
-                  "skrnn.persistence", "skrnn.onnx", "skrnn.interchange", "skrnn.nn")
+                  "skrnn.persistence", "skrnn.streaming", "skrnn.onnx", "skrnn.interchange",
+                  "skrnn.nn")
 
 # numpydoc's checks enforced on every docstring (numpydoc.validate.ERROR_MSGS has their text):
 # a docstring (GL08), closing quotes on the line after the last text (GL02), the summary (SS),

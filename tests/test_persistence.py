@@ -17,7 +17,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import skrnn
-from skrnn import RNNClassifier, RNNRegressor, RNNSequenceTagger
+from skrnn import RNNClassifier, RNNRegressor, RNNSequenceRegressor, RNNSequenceTagger
 from skrnn.persistence import load, save
 
 SMALL = dict(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
@@ -46,7 +46,10 @@ def fitted_models():
     steps = [(np.cumsum(x[:, 0]) > 0).astype(np.int64) for x in X]
     tagger = quiet_fit(RNNSequenceTagger(cell="rnn", solver="sgd", learning_rate="adaptive",
                                          learning_rate_init=0.1, **SMALL), X32, steps)
-    return {"classifier": (clf, X), "regressor": (reg, X), "tagger": (tagger, X32)}
+    per_step = [np.column_stack([np.cumsum(x[:, 0]), x[:, 1]]) for x in X]
+    seqreg = quiet_fit(RNNSequenceRegressor(cell="gru", **SMALL), X, per_step)
+    return {"classifier": (clf, X), "regressor": (reg, X), "tagger": (tagger, X32),
+            "sequence regressor": (seqreg, X)}
 
 
 def outputs(model, X):
@@ -318,7 +321,7 @@ def test_what_cannot_be_saved_is_a_clear_error_at_save_time(tmp_path):
     X = ragged()
     with pytest.raises(NotFittedError):
         save(RNNClassifier(), tmp_path / "m.skrnn")
-    with pytest.raises(TypeError, match="RNNClassifier, RNNRegressor and RNNSequenceTagger"):
+    with pytest.raises(TypeError, match="RNNClassifier, RNNRegressor, RNNSequenceTagger"):
         save(object(), tmp_path / "m.skrnn")
     clf = pickle.loads(pickle.dumps(MODELS["classifier"][0]))
     clf.classes_ = np.array([0, 1], dtype=object)  # labels scikit-learn itself would refuse

@@ -134,6 +134,7 @@ class RNNCell:
     name = "rnn"
     n_gates = 1
     state_names = ("h",)
+    gate_names = ()  # no gates: see gates()
 
     def __init__(self, activation="tanh"):
         if activation not in ("tanh", "relu"):
@@ -163,6 +164,21 @@ class RNNCell:
         a = w.W_ih @ x + w.b_ih[:, None] + w.W_hh @ h_prev + w.b_hh[:, None]
         h = np.tanh(a) if self.activation == "tanh" else np.maximum(a, 0)
         return (h,), (x, h_prev, h)
+
+    def gates(self, cache):
+        """The gate activations of a step, for inspection: none for the vanilla RNN.
+
+        Parameters
+        ----------
+        cache : tuple
+            The cache :meth:`step` returned.
+
+        Returns
+        -------
+        dict
+            Empty: the vanilla RNN has no gates.
+        """
+        return {}
 
     def step_backward(self, w, cache, dstate, grads):
         """One step backward.
@@ -227,6 +243,7 @@ class LSTMCell:
     name = "lstm"
     n_gates = 4
     state_names = ("h", "c")
+    gate_names = ("i", "f", "g", "o", "c")
 
     def step(self, w, x, state):
         """One step forward.
@@ -255,6 +272,22 @@ class LSTMCell:
         tanh_c = np.tanh(c)
         h = o * tanh_c
         return (h, c), (x, h_prev, c_prev, i, f, g, o, tanh_c)
+
+    def gates(self, cache):
+        """The gate activations of a step and the cell state it wrote, for inspection.
+
+        Parameters
+        ----------
+        cache : tuple
+            The cache :meth:`step` returned.
+
+        Returns
+        -------
+        dict of str to ndarray of shape (H, n)
+            ``i``, ``f``, ``g``, ``o`` and the new cell state ``c``.
+        """
+        _, _, c_prev, i, f, g, o, _ = cache
+        return {"i": i, "f": f, "g": g, "o": o, "c": f * c_prev + i * g}
 
     def step_backward(self, w, cache, dstate, grads):
         """One step backward.
@@ -320,6 +353,7 @@ class GRUCell:
     name = "gru"
     n_gates = 3
     state_names = ("h",)
+    gate_names = ("r", "z", "n")
 
     def step(self, w, x, state):
         """One step forward.
@@ -349,6 +383,22 @@ class GRUCell:
         n = np.tanh(ax_n + r * ah_n)
         h = (1 - z) * n + z * h_prev
         return (h,), (x, h_prev, r, z, n, ah_n)
+
+    def gates(self, cache):
+        """The gate activations of a step, for inspection.
+
+        Parameters
+        ----------
+        cache : tuple
+            The cache :meth:`step` returned.
+
+        Returns
+        -------
+        dict of str to ndarray of shape (H, n)
+            The reset gate ``r``, the update gate ``z`` and the candidate ``n``.
+        """
+        _, _, r, z, n, _ = cache
+        return {"r": r, "z": z, "n": n}
 
     def step_backward(self, w, cache, dstate, grads):
         """One step backward.

@@ -32,7 +32,7 @@ layers or directions. The input of layer k > 0 is its own ``X1``, the outputs of
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -385,14 +385,77 @@ class RecurrentNetwork:
 
     def _zero_state(self, B, dtype):
         n_states = len(_cell(self.cell, self.activation).state_names)
-        return [tuple(np.zeros((H, B), dtype) for _ in range(n_states))
-                for H in self.hidden_sizes]
+        return [[tuple(np.zeros((H, B), dtype) for _ in range(n_states))
+                 for _ in range(self.n_directions)] for H in self.hidden_sizes]
+
+    def _initial_state(self, initial_state, batch, dtype):
+        """``state[k][d]``, the initial state of layer k, direction d, in the batch's sorted
+        order: a tuple of (H_k, B) arrays, zero unless the caller gives ``(h_0, c_0)``."""
+        B = len(batch.order)
+        if initial_state is None:
+            return self._zero_state(B, dtype)
+        h_0, c_0 = self.check_state(initial_state, B)
+        nd = self.n_directions
+        return [[tuple(np.ascontiguousarray(np.asarray(s[k * nd + d], dtype)[batch.order].T)
+                       for s in ((h_0,) if c_0 is None else (h_0, c_0)))
+                 for d in range(nd)] for k in range(len(self.hidden_sizes))]
+
+    def check_state(self, state, B):
+        """Check a state given as ``(h, c)`` in PyTorch's conventions and return it.
+
+        Parameters
+        ----------
+        state : tuple
+            ``(h, c)``: ``h`` holds one array of shape (B, H_k) per layer and direction
+            (layer-major, forward first), as a list or as one array of shape
+            (n_layers * n_directions, B, H) when every layer has H units; ``c`` likewise for
+            the LSTM's cell states, None for the other cells.
+        B : int
+            Number of sequences.
+
+        Returns
+        -------
+        tuple
+            ``(h, c)``, each a list of float arrays of shape (B, H_k), or ``c`` None.
+
+        Raises
+        ------
+        ValueError
+            If the number of arrays, a shape or the presence of ``c`` does not match the
+            network, or a value is not finite.
+        """
+        lstm = self.cell == "lstm"
+        if not isinstance(state, tuple) or len(state) != 2:
+            raise ValueError("a state must be a pair (h, c), with c None unless the cell is an "
+                             "LSTM")
+        h, c = state
+        if (c is None) == lstm:
+            raise ValueError("an LSTM's state needs both h and c" if lstm else
+                             f"a {self.cell.upper()} has no cell state c: give (h, None)")
+        n = len(self.hidden_sizes) * self.n_directions
+        sizes = [H for H in self.hidden_sizes for _ in range(self.n_directions)]
+        checked = []
+        for name, part in (("h", h), ("c", c)):
+            if part is None:
+                checked.append(None)
+                continue
+            arrays = [np.asarray(a) for a in part]
+            if len(arrays) != n:
+                raise ValueError(f"state {name} must hold {n} arrays (layers x directions), "
+                                 f"got {len(arrays)}")
+            for i, (a, H) in enumerate(zip(arrays, sizes)):
+                if a.shape != (B, H):
+                    raise ValueError(f"state {name}[{i}] must have shape {(B, H)}, got "
+                                     f"{a.shape}")
+                if a.dtype.kind not in "fiub" or not np.isfinite(a).all():
+                    raise ValueError(f"state {name}[{i}] must hold finite numbers")
+            checked.append(arrays)
+        return tuple(checked)
 
     def _forward_layers(self, W, X1, n_active, state, rng=None, keep=True, outputs=True):
         """Every layer over one window of steps.
 
-        ``state[k]`` is the initial state of layer k's forward direction (reverse directions
-        start from zero). With ``rng``, dropout masks the inputs of layers after the first.
+        ``state[k][d]`` is the initial state of layer k, direction d. With ``rng``, dropout masks the inputs of layers after the first.
         Without ``keep`` (inference) nothing is kept for a backward pass; without
         ``outputs``, the top layer keeps only its final states. Returns a list of
         :class:`_Layer`.
@@ -405,9 +468,14 @@ class RecurrentNetwork:
                 X1, mask, owned = self._layer_input(layers[-1], rng)
             dirs = []
             for d in range(self.n_directions):
-                state0 = state[k] if d == 0 else tuple(np.zeros_like(s) for s in state[k])
-                dirs.append(impl.forward(cell, W[k][d], X1, n_active, state0, reverse=d == 1,
-                                         keep=keep, outputs=outputs or k < top))
+                out = outputs or k < top
+                padded = len(n_active) > 0 and n_active[-1] < X1.shape[2]
+                if d == 1 and padded and any(s.any() for s in state[k][d]):
+                    dirs.append(_late_start(impl, cell, W[k][d], X1, n_active, state[k][d],
+                                            keep, out))
+                else:
+                    dirs.append(impl.forward(cell, W[k][d], X1, n_active, state[k][d],
+                                             reverse=d == 1, keep=keep, outputs=out))
             layers.append(_Layer(X1, mask, dirs, owned))
         return layers
 
@@ -443,15 +511,19 @@ class RecurrentNetwork:
             workspace().give(layer.owned)
         workspace().give(*arrays)
 
-    def _run(self, theta, X, lengths, outputs=True):
+    def _run(self, theta, X, lengths, outputs=True, initial_state=None):
         """Inference over a whole batch: (batch, layers), to be released with
         :meth:`_release` (no truncation, no dropout; the first layer owns the batch's X1)."""
         batch, Xf = self._batch(X, lengths, workspace().empty)
+        try:
+            state = self._initial_state(initial_state, batch, batch.X1.dtype)
+        except ValueError:
+            workspace().give(Xf)
+            raise
         W = self.prepare(theta, batch.X1.dtype, for_backward=False)
         try:
-            layers = self._forward_layers(W, batch.X1, batch.n_active,
-                                          self._zero_state(len(batch.order), batch.X1.dtype),
-                                          keep=False, outputs=outputs)
+            layers = self._forward_layers(W, batch.X1, batch.n_active, state, keep=False,
+                                          outputs=outputs)
         finally:
             self._release(W)
         return batch, [layers[0]._replace(owned=Xf)] + layers[1:]
@@ -467,7 +539,7 @@ class RecurrentNetwork:
         Z += b_out[:, None]
         return Z
 
-    def forward(self, theta, X, lengths):
+    def forward(self, theta, X, lengths, initial_state=None):
         """The head outputs (logits, or values for regression).
 
         Parameters
@@ -478,6 +550,9 @@ class RecurrentNetwork:
             Padded sequences (:meth:`batch`); their dtype is the computation's.
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
+        initial_state : tuple or None, default=None
+            ``(h_0, c_0)`` in the caller's row order (:meth:`check_state`); None starts every
+            layer and direction from zero.
 
         Returns
         -------
@@ -485,7 +560,8 @@ class RecurrentNetwork:
             (B, K) for output="last"; (B, T, K) for output="sequence", zero at padded steps.
         """
         sequence = self.output == "sequence"
-        batch, layers = self._run(theta, X, lengths, outputs=sequence)
+        batch, layers = self._run(theta, X, lengths, outputs=sequence,
+                                  initial_state=initial_state)
         try:
             W_out, b_out = self._head(theta, batch.X1.dtype)
             if sequence:
@@ -498,8 +574,8 @@ class RecurrentNetwork:
         finally:
             self._release(layers=layers)
 
-    def hidden_states(self, theta, X, lengths):
-        """The top layer's states at every step, and the head input of output="last".
+    def hidden_states(self, theta, X, lengths, initial_state=None, layer=-1):
+        """A layer's states at every step, and the head input of output="last".
 
         Parameters
         ----------
@@ -509,25 +585,32 @@ class RecurrentNetwork:
             Padded sequences.
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
+        initial_state : tuple or None, default=None
+            ``(h_0, c_0)`` in the caller's row order (:meth:`check_state`); None starts every
+            layer and direction from zero.
+        layer : int, default=-1
+            Which layer (0 is the first, -1 the top).
 
         Returns
         -------
-        states : ndarray of shape (B, T, nd*H)
-            The top layer's outputs (both directions stacked), zero at padded steps.
-        last : ndarray of shape (B, nd*H)
-            The forward direction's state after the last real step (bidirectional: joined
-            with the backward direction's state after the first step).
+        states : ndarray of shape (B, T, nd*H_k)
+            The layer's outputs (both directions stacked), zero at padded steps.
+        last : ndarray of shape (B, nd*H_k)
+            The layer's forward state after the last real step (bidirectional: joined with
+            the backward direction's state after the first step); for the top layer, the
+            head input of output="last".
         """
-        batch, layers = self._run(theta, X, lengths)
+        k = self._layer_index(layer)
+        batch, layers = self._run(theta, X, lengths, initial_state=initial_state)
         try:
-            dirs = layers[-1].dirs
+            dirs = layers[k].dirs
             states = np.concatenate([d.Y for d in dirs], axis=1).transpose(2, 0, 1)
             last = np.concatenate([d.final[0] for d in dirs]).T
             return _unsort(states, batch.order), _unsort(last, batch.order)
         finally:
             self._release(layers=layers)
 
-    def final_states(self, theta, X, lengths):
+    def final_states(self, theta, X, lengths, initial_state=None):
         """The top layer's outputs and every layer's final states, in PyTorch's conventions.
 
         Parameters
@@ -538,6 +621,9 @@ class RecurrentNetwork:
             Padded sequences.
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
+        initial_state : tuple or None, default=None
+            ``(h_0, c_0)`` in the caller's row order (:meth:`check_state`); None starts every
+            layer and direction from zero.
 
         Returns
         -------
@@ -549,7 +635,7 @@ class RecurrentNetwork:
         c_n : list of ndarray of shape (B, H_k) or None
             Like ``h_n``, the LSTM's cell states; None for the other cells.
         """
-        batch, layers = self._run(theta, X, lengths)
+        batch, layers = self._run(theta, X, lengths, initial_state=initial_state)
         try:
             h_n, c_n = [], []
             for layer in layers:
@@ -561,6 +647,152 @@ class RecurrentNetwork:
             return _unsort(outputs, batch.order), h_n, (c_n or None)
         finally:
             self._release(layers=layers)
+
+    # -- inspection (the reference implementation) ---------------------------------------------
+    def _layer_index(self, layer):
+        n_layers = len(self.hidden_sizes)
+        if not -n_layers <= layer < n_layers:
+            raise ValueError(f"layer must be in [{-n_layers}, {n_layers - 1}], got {layer}")
+        return layer % n_layers
+
+    def gate_activations(self, theta, X, lengths, initial_state=None, layer=-1):
+        """Every gate's activation at every step of a layer (and the LSTM's cell states).
+
+        Computed by the reference implementation, which keeps each step's gates.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+        X : array-like of shape (B, T, input_size)
+            Padded sequences.
+        lengths : array-like of int of shape (B,)
+            Lengths, each in [1, T].
+        initial_state : tuple or None, default=None
+            ``(h_0, c_0)`` in the caller's row order (:meth:`check_state`).
+        layer : int, default=-1
+            Which layer (0 is the first, -1 the top).
+
+        Returns
+        -------
+        dict of str to ndarray of shape (B, T, nd*H_k)
+            The cell's ``gate_names`` (LSTM: i, f, g, o and the cell state c; GRU: r, z, n;
+            vanilla RNN: none), both directions stacked, zero at padded steps.
+        """
+        k = self._layer_index(layer)
+        ref = replace(self, implementation="reference")
+        cell = _cell(self.cell, self.activation)
+        batch = ref.batch(X, lengths)
+        dtype = batch.X1.dtype
+        state = ref._initial_state(initial_state, batch, dtype)
+        layers = ref._forward_layers(ref.prepare(theta, dtype), batch.X1, batch.n_active,
+                                     state)
+        T, B = batch.X1.shape[0], len(batch.order)
+        out = {name: [] for name in cell.gate_names}
+        for d in layers[k].dirs:
+            _, caches, _ = d.cache
+            H = d.final[0].shape[0]
+            for name in cell.gate_names:
+                values = np.zeros((T, H, B), dtype)
+                for t, cache in enumerate(caches):
+                    if cache is not None:
+                        values[t, :, :batch.n_active[t]] = cell.gates(cache)[name]
+                out[name].append(values)
+        return {name: _unsort(np.concatenate(v, axis=1).transpose(2, 0, 1), batch.order)
+                for name, v in out.items()}
+
+    def state_gradients(self, theta, X, lengths, y, loss, sample_weight=None, layer=-1):
+        """The gradient of the loss with respect to a layer's state h_t at every step.
+
+        dL/dh_t collects everything h_t reaches: the head, every later step and the layers
+        above (no truncation, no dropout). Computed by the reference implementation.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector.
+        X : array-like of shape (B, T, input_size)
+            Padded sequences.
+        lengths : array-like of int of shape (B,)
+            Lengths, each in [1, T].
+        y : array-like
+            Targets, as :meth:`loss_and_grad` takes them.
+        loss : {"softmax", "logistic", "squared"}
+            The output and loss pair.
+        sample_weight : array-like of shape (B,) or (B, T), default=None
+            Weights of the sequences (or steps).
+        layer : int, default=-1
+            Which layer (0 is the first, -1 the top).
+
+        Returns
+        -------
+        ndarray of shape (B, T, nd*H_k)
+            dL/dh_t, both directions stacked, zero at padded steps.
+        """
+        k = self._layer_index(layer)
+        ref = replace(self, implementation="reference", dropout=0.0)
+        batch = ref.batch(X, lengths)
+        dtype = batch.X1.dtype
+        Y, weights = ref._targets(batch, y, loss, sample_weight)
+        W = ref.prepare(theta, dtype)
+        layers = ref._forward_layers(W, batch.X1, batch.n_active,
+                                     ref._zero_state(len(batch.order), dtype))
+        T, B = batch.X1.shape[0], len(batch.order)
+        dh = [[np.zeros((T, H, B), dtype) for _ in range(self.n_directions)]
+              for H in self.hidden_sizes]
+        G = ref.unpack(np.zeros(self.n_params, dtype))
+        ref._window_loss_and_backward(theta, W, G, layers, batch, 0, T, batch.lengths, Y,
+                                      weights, loss, dh_out=dh)
+        return _unsort(np.concatenate(dh[k], axis=1).transpose(2, 0, 1), batch.order)
+
+    # -- one step at a time (streaming) ------------------------------------------------------
+    def steppers(self, theta, dtype, n):
+        """Make objects that run each layer one step at a time, for n sequences.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The flat parameter vector (copied: later changes to it do not reach the
+            steppers).
+        dtype : dtype
+            Data type of the computation.
+        n : int
+            Number of sequences.
+
+        Returns
+        -------
+        list
+            One :class:`skrnn.nn.recurrent.Stepper` (or the fast path's equivalent) per
+            layer, each starting from the zero state: ``step(x)`` takes (D_k, n) inputs and
+            returns the layer's new h (H_k, n), the next layer's input.
+
+        Raises
+        ------
+        ValueError
+            If the network is bidirectional: a backward direction needs the whole sequence.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> net = RecurrentNetwork("gru", input_size=2, hidden_sizes=(4, 3), n_outputs=1)
+        >>> theta = net.init_params(np.random.default_rng(0))
+        >>> X = np.random.default_rng(1).normal(size=(1, 5, 2))
+        >>> layers = net.steppers(theta, np.float64, n=1)
+        >>> for x in X[0]:
+        ...     h = x[:, None]
+        ...     for layer in layers:
+        ...         h = layer.step(h)
+        >>> _, h_n, _ = net.final_states(theta, X, [5])
+        >>> bool(np.allclose(h[:, 0], h_n[-1][0]))
+        True
+        """
+        if self.bidirectional:
+            raise ValueError("a bidirectional network cannot run one step at a time: its "
+                             "backward direction reads the sequence from its end")
+        cell, P = _cell(self.cell, self.activation), self.unpack(theta)
+        return [self._impl.Stepper(cell, Weights(*(np.array(P[f"{name}_l{k}"], dtype)
+                                                   for name in _PARAMETER_NAMES)), n)
+                for k in range(len(self.hidden_sizes))]
 
     # -- training -----------------------------------------------------------------------------
     def loss_and_grad(self, theta, X, lengths, y, loss, sample_weight=None, l2=0.0,
@@ -628,7 +860,8 @@ class RecurrentNetwork:
                 lengths_w = np.clip(batch.lengths - s, 0, e - s)
                 layers = self._forward_layers(W, batch.X1[s:e], batch.n_active[s:e], state,
                                               rng)
-                state = [layer.dirs[0].final for layer in layers]  # where the next window starts
+                # where the next window starts (truncation is for unidirectional networks)
+                state = [[layer.dirs[0].final] for layer in layers]
                 total += self._window_loss_and_backward(theta, W, G, layers, batch, s, e,
                                                         lengths_w, Y, weights, loss)
         finally:
@@ -662,7 +895,7 @@ class RecurrentNetwork:
         return y, (sw / total).astype(batch.X1.dtype)
 
     def _window_loss_and_backward(self, theta, W, G, layers, batch, s, e, lengths_w, Y,
-                                  weights, loss):
+                                  weights, loss, dh_out=None):
         """The loss of the outputs inside window [s, e), backpropagated into the gradients G.
         Gives the window's buffers back."""
         dtype = batch.X1.dtype
@@ -698,21 +931,23 @@ class RecurrentNetwork:
             dZ_full[real] = dZ
             for d, dY in enumerate(dYs):
                 np.matmul(W_out[:, d * H:(d + 1) * H].T, dZ_full.transpose(0, 2, 1), out=dY)
-        self._backward_layers(W, G, layers, dYs, batch.n_active[s:e])
+        self._backward_layers(W, G, layers, dYs, batch.n_active[s:e], dh_out)
         return value
 
-    def _backward_layers(self, W, G, layers, dYs, n_active):
+    def _backward_layers(self, W, G, layers, dYs, n_active, dh_out=None):
         """Backpropagate from the top outputs' gradients ``dYs`` (one (T, H, B) array per
         direction) into every layer, adding the parameter gradients to G. Gives every
-        layer's buffers back once its backward pass is done."""
+        layer's buffers back once its backward pass is done. ``dh_out[k][d]`` (reference
+        implementation only) receives dL/dh_t of layer k, direction d."""
         impl, cell = self._impl, _cell(self.cell, self.activation)
         done = list(dYs)  # arrays to give back after the layer that reads them
         for k in range(len(layers) - 1, -1, -1):
             layer = layers[k]
             dinp = None
             for d, direction in enumerate(layer.dirs):
+                record = {} if dh_out is None else {"dh_out": dh_out[k][d]}
                 dX, grads = impl.backward(cell, W[k][d], direction.cache, dYs[d], n_active,
-                                          reverse=d == 1, need_dX=k > 0)
+                                          reverse=d == 1, need_dX=k > 0, **record)
                 sfx = ("", "_reverse")[d]
                 for name, g in zip(_PARAMETER_NAMES, grads):
                     G[f"{name}_l{k}{sfx}"] += g
@@ -729,6 +964,26 @@ class RecurrentNetwork:
                     dinp *= layer.mask
                 H = self.hidden_sizes[k - 1]
                 dYs = [dinp[:, d * H:(d + 1) * H] for d in range(self.n_directions)]
+
+
+def _late_start(impl, cell, w, X1, n_active, state0, keep, outputs):
+    """A backward direction from a given (nonzero) state over a padded batch.
+
+    Each sequence starts at its own last real step, from its own initial state: the same as a
+    forward direction over the sequences reversed in time, which is what runs here (inference
+    only). Returns a :class:`~skrnn.nn.recurrent.Direction` in the original time order.
+    """
+    if keep:
+        raise ValueError("backpropagation through a backward direction that starts from a "
+                         "nonzero state is not supported")
+    T = X1.shape[0]
+    lengths = np.count_nonzero(X1[:, -1], axis=0)  # the real-step row
+    t = np.arange(T)[:, None]
+    flip = np.where(t < lengths, lengths - 1 - t, t)[:, None, :]  # (T, 1, B), flip(flip) = id
+    out = impl.forward(cell, w, np.take_along_axis(X1, flip, axis=0), n_active, state0,
+                       reverse=False, keep=False, outputs=True)
+    Y = np.take_along_axis(out.Y, flip, axis=0) if outputs else None
+    return recurrent.Direction(Y, out.final, out.cache)
 
 
 @lru_cache(maxsize=None)

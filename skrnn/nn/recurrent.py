@@ -36,7 +36,7 @@ import numpy as np
 
 from .cells import Weights
 
-__all__ = ["Direction", "prepare", "forward", "backward", "release"]
+__all__ = ["Direction", "prepare", "forward", "backward", "release", "Stepper"]
 
 
 class Direction(NamedTuple):
@@ -158,7 +158,7 @@ def forward(cell, w, X1, n_active, state0, reverse=False, keep=True, outputs=Tru
     return Direction(Y, state, (X1, caches, len(state)))
 
 
-def backward(cell, w, cache, dY, n_active, reverse=False, need_dX=True):
+def backward(cell, w, cache, dY, n_active, reverse=False, need_dX=True, dh_out=None):
     """Backpropagation through time over one layer and direction.
 
     Parameters
@@ -177,6 +177,9 @@ def backward(cell, w, cache, dY, n_active, reverse=False, need_dX=True):
         As given to :func:`forward`.
     need_dX : bool, default=True
         Whether to compute the gradient with respect to the inputs.
+    dh_out : ndarray of shape (T, H, B) or None, default=None
+        If given, receives the gradient of the loss with respect to every state h_t,
+        through the outputs and every later step (zero at padded steps).
 
     Returns
     -------
@@ -211,6 +214,8 @@ def backward(cell, w, cache, dY, n_active, reverse=False, need_dX=True):
         if n == 0:
             continue
         dstate[0][:, :n] += dY[t, :, :n]  # h_t is both the output of step t and a state
+        if dh_out is not None:
+            dh_out[t, :, :n] = dstate[0][:, :n]  # dL/dh_t, whole
         dx, dprev = cell.step_backward(w, caches[t], tuple(d[:, :n] for d in dstate), grads)
         for d, d_prev in zip(dstate, dprev):
             d[:, :n] = d_prev
@@ -235,3 +240,70 @@ def release(direction):
     >>> out = forward(RNNCell(), w, np.ones((2, 2, 1)), [1, 1], (np.zeros((1, 1)),))
     >>> release(out)  # nothing to give back; the fast path's release frees its buffers
     """
+
+
+class Stepper:
+    """One layer run one step at a time, for streaming.
+
+    The cell's step, and the state it carries from one call to the next.
+
+    Parameters
+    ----------
+    cell : RNNCell, LSTMCell or GRUCell
+        The cell.
+    w : Weights
+        Parameters of the layer, in PyTorch's layout (the stepper keeps a reference).
+    n : int
+        Number of sequences stepped side by side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn.nn.cells import RNNCell, Weights
+    >>> stepper = Stepper(RNNCell("relu"), Weights(np.eye(1), np.eye(1), np.zeros(1),
+    ...                                            np.zeros(1)), n=1)
+    >>> [float(stepper.step(np.ones((1, 1)))[0, 0]) for _ in range(3)]  # a running sum
+    [1.0, 2.0, 3.0]
+    """
+
+    def __init__(self, cell, w, n):
+        self.cell, self.w = cell, w
+        H, dtype = w.W_hh.shape[1], w.W_hh.dtype
+        self.state = tuple(np.zeros((H, n), dtype) for _ in cell.state_names)
+
+    def step(self, x):
+        """Advance every sequence by one step.
+
+        Parameters
+        ----------
+        x : ndarray of shape (D, n)
+            The inputs of this step.
+
+        Returns
+        -------
+        ndarray of shape (H, n)
+            The new hidden state h, the layer's output.
+        """
+        self.state, _ = self.cell.step(self.w, x, self.state)
+        return self.state[0]
+
+    def get_state(self):
+        """The current state, ``(h,)`` or ``(h, c)``, copies of shape (H, n).
+
+        Returns
+        -------
+        tuple of ndarray
+            The state.
+        """
+        return tuple(s.copy() for s in self.state)
+
+    def set_state(self, state):
+        """Continue from ``state``, ``(h,)`` or ``(h, c)``, each of shape (H, n).
+
+        Parameters
+        ----------
+        state : tuple of ndarray
+            The state.
+        """
+        self.state = tuple(np.array(s, self.w.W_hh.dtype) for s in state)
+

@@ -17,7 +17,7 @@ from .gru import GRUKernel
 from .lstm import LSTMKernel
 from .rnn import RNNKernel
 
-__all__ = ["prepare", "forward", "backward", "release", "clear_workspace"]
+__all__ = ["prepare", "forward", "backward", "release", "clear_workspace", "Stepper"]
 
 
 @lru_cache(maxsize=None)
@@ -53,3 +53,11 @@ def release(obj):
     to this thread's workspace, once nothing reads them."""
     bufs = obj.cache[1] if isinstance(obj, Direction) else obj
     workspace().give(*(v for v in bufs.values() if isinstance(v, np.ndarray)))
+
+
+def Stepper(cell, weights, n):  # noqa: N802 - a class of the reference's interface
+    """One layer one step at a time (see :class:`skrnn.nn.recurrent.Stepper`), with the
+    weights prepared and owned."""
+    k = kernel(cell)
+    return loop.Stepper(k, k.prepare(weights, False), n)
+

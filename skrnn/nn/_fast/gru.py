@@ -61,6 +61,11 @@ class GRUKernel:
         return {"A": A, "proj": A, "HS": ws.empty((slots, H, B), dt), "HN": HN,
                 "tmp": ws.empty((H, B), dt)}
 
+    def refill(self, w, bufs):
+        """Before a step over buffers that an earlier step used (a stepper's): ``HN`` starts
+        from b_hn again."""
+        bufs["HN"][...] = w["b_hn"][:, None]
+
     def forward_args(self, w, bufs, cols):
         """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator)."""
         t, i_prev, i_out, n = cols

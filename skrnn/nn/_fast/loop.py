@@ -53,15 +53,17 @@ def last_slot(L, slots):
 def init_states(S, T, s0, reverse, padded):
     """Write the initial state s0 (H, B) into the state buffer S (slots, H, B), and zeros
     wherever no step writes: everywhere else if some sequences are padded, else nowhere (every
-    step writes every column). A reverse direction starts from zero, in slot
-    ``last_slot(T, slots)``."""
+    step writes every column). A reverse direction starts in slot ``last_slot(T, slots)``;
+    over a padded batch, where each sequence starts at its own last step, from zero only (the
+    network runs other starts forward over reversed sequences)."""
     if padded:
         S[...] = 0
     if reverse:
-        if s0.any():
-            raise ValueError("the fast path starts a reverse direction from the zero state")
+        if padded and s0.any():
+            raise ValueError("the fast path starts a reverse direction over a padded batch "
+                             "from the zero state only")
         if not padded and T:
-            S[last_slot(T, len(S))] = 0
+            S[last_slot(T, len(S))] = s0
     else:
         S[0] = s0
 
@@ -331,3 +333,49 @@ class _WeightGrads:
         grads = Weights(unpermuted(self.dWb[:, :-1], order), unpermuted(self.dW_hh, order),
                         unpermuted(db_ih, order), unpermuted(db_hh, order))
         return self.dX, grads
+
+
+class Stepper:
+    """One layer run one step at a time, for streaming: the interface of
+    :class:`skrnn.nn.recurrent.Stepper` over the kernel's step.
+
+    A call to :func:`forward` for one step costs far more than the step (finding the kept
+    ring, setting up the loop). A stepper owns buffers for one step, a ring of two state
+    slots, and binds the kernel's arguments to them once; a step copies x in, projects it,
+    runs the kernel and moves the new state to the slot the next step reads.
+    """
+
+    def __init__(self, kernel, w, n):
+        self.kernel, self.w = kernel, w
+        D1, dtype = w["Wb"].shape[1], w["Wb"].dtype
+        self.X1 = Unpooled.zeros((1, D1, n), dtype)
+        self.X1[0, -1] = 1  # the real-step row: every step of a stream is real
+        self.bufs = kernel.allocate(w, 1, n, Unpooled, False, False, False, 1, 2)
+        self.proj = self.bufs.pop("proj")
+        self.args = list(kernel.forward_args(w, self.bufs, time_steps([n], False)))
+        self.refill = getattr(kernel, "refill", None)  # buffers a step must find refilled
+        for name in kernel.states:
+            self.bufs[name][0] = 0
+
+    def step(self, x):
+        """Advance every sequence by one step; ``x`` (D, n). Returns h (H, n), a view that
+        the next step overwrites."""
+        np.copyto(self.X1[0, :-1], x)
+        if self.refill is not None:
+            self.refill(self.w, self.bufs)
+        np.matmul(self.w["Wb"], self.X1, out=self.proj)
+        self.kernel.forward_steps(self.w, self.args)
+        for name in self.kernel.states:  # slot 1 -> slot 0, where the next step reads
+            S = self.bufs[name]
+            S[0] = S[1]
+        return self.bufs["HS"][0]
+
+    def get_state(self):
+        """The current state, ``(h,)`` or ``(h, c)``, copies of shape (H, n)."""
+        return tuple(self.bufs[name][0].copy() for name in self.kernel.states)
+
+    def set_state(self, state):
+        """Continue from ``state``, ``(h,)`` or ``(h, c)``, each of shape (H, n)."""
+        for name, s in zip(self.kernel.states, state):
+            self.bufs[name][0] = s
+

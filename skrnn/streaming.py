@@ -1,0 +1,288 @@
+"""Prediction one step at a time, with the recurrent state kept between calls.
+
+A fitted estimator's ``stream()`` returns a :class:`Stream`: it holds a copy of the weights and
+its own state, and never changes the estimator. Each :meth:`Stream.step` consumes one time step
+of every stream and returns what the estimator would predict for the sequences seen so far;
+:meth:`Stream.update` consumes several steps at once. Feeding a sequence step by step gives
+the estimator's batch predictions of each of its prefixes (to round-off).
+
+.. rubric:: States
+
+States follow PyTorch's conventions: ``h`` of shape (n_layers, n_streams, H) (a list of
+(n_streams, H_k) arrays when the layers have different sizes), and for the LSTM the pair
+``(h, c)``. The same form is what the estimators' ``final_state`` returns and what their
+``initial_state`` arguments take, with n_sequences in place of n_streams (and
+n_layers * 2 rows, layer-major and forward first, for bidirectional models).
+
+.. rubric:: Threads
+
+A stream is not shared between threads: give each thread its own (:meth:`Stream.fork`, or one
+``stream()`` call per thread). Streams from one estimator run in parallel threads and give
+the results they give one after another.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["Stream"]
+
+
+class Stream:
+    """Predictions of a fitted estimator one time step at a time.
+
+    Made by the estimators' ``stream`` method; see the module's documentation.
+
+    Parameters
+    ----------
+    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
+        A fitted unidirectional estimator. The stream copies its weights.
+    n_streams : int, default=1
+        Number of sequences consumed side by side.
+
+    Attributes
+    ----------
+    n_streams : int
+        Number of sequences consumed side by side.
+    n_features_in_ : int
+        Features per step.
+    n_steps_ : int
+        Steps consumed since the stream was made or last reset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 6, 1))
+    >>> reg = RNNRegressor("gru", (4,), max_iter=5, random_state=0).fit(X, X[:, :, 0].sum(1))
+    >>> stream = reg.stream()
+    >>> for x_t in X[0]:
+    ...     value = stream.step(x_t)
+    >>> bool(np.allclose(value, reg.predict(X[:1])))
+    True
+    """
+
+    def __init__(self, estimator, n_streams=1):
+        check_is_fitted(estimator)
+        if (not isinstance(n_streams, numbers.Integral) or isinstance(n_streams, bool)
+                or n_streams < 1):
+            raise ValueError(f"n_streams must be a positive integer, got {n_streams!r}")
+        network = estimator.network_
+        if network.bidirectional:
+            raise ValueError("a bidirectional model cannot predict one step at a time: its "
+                             "backward direction reads each sequence from its end; use "
+                             "predict on whole sequences")
+        self._network = network
+        self._theta = estimator.theta_.copy()
+        self._dtype = self._theta.dtype
+        W_out, b_out = network._head(self._theta, self._dtype)
+        self._W_out, self._b_out = np.array(W_out), np.array(b_out)[:, None]  # (K, H), (K, 1)
+        self._kind = estimator._stream_output
+        self.n_streams = int(n_streams)
+        self.n_features_in_ = network.input_size
+        self._build()
+        self.n_steps_ = 0
+
+    def _build(self):
+        """The per-layer steppers, from the zero state (:meth:`RecurrentNetwork.steppers`)."""
+        self._layers = self._network.steppers(self._theta, self._dtype, self.n_streams)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()  # steppers hold bound buffers: pickle their states only
+        state["_layers"] = [layer.get_state() for layer in self._layers]
+        return state
+
+    def __setstate__(self, state):
+        layer_states = state.pop("_layers")
+        self.__dict__.update(state)
+        self._build()
+        for layer, s in zip(self._layers, layer_states):
+            layer.set_state(s)
+
+    # -- state ----------------------------------------------------------------------------------
+    def reset(self):
+        """Start every stream again from the zero state.
+
+        Returns
+        -------
+        Stream
+            The stream itself.
+        """
+        for layer in self._layers:
+            layer.set_state(tuple(np.zeros_like(s) for s in layer.get_state()))
+        self.n_steps_ = 0
+        return self
+
+    @property
+    def state(self):
+        """The state after the last step, in PyTorch's shapes (copies).
+
+        ``h`` of shape (n_layers, n_streams, H), or a list of (n_streams, H_k) arrays when the
+        layers differ in size; for the LSTM the pair ``(h, c)``.
+        """
+        states = [layer.get_state() for layer in self._layers]
+        h = [s[0].T.copy() for s in states]
+        c = [s[1].T.copy() for s in states] if self._network.cell == "lstm" else None
+        return to_torch_state(self._network, h, c)
+
+    def set_state(self, state):
+        """Continue from the given state.
+
+        Parameters
+        ----------
+        state : ndarray, list of ndarray, or tuple
+            A state in the form of :attr:`state`, for ``n_streams`` sequences.
+
+        Returns
+        -------
+        Stream
+            The stream itself.
+
+        Raises
+        ------
+        ValueError
+            If the state does not match the model's layers, cell or ``n_streams``.
+        """
+        h, c = from_torch_state(self._network, state, self.n_streams)
+        self._set_layer_states(h, c)
+        return self
+
+    def _set_layer_states(self, h, c):
+        """Set each layer's state from lists of (n_streams, H_k) arrays."""
+        for k, layer in enumerate(self._layers):
+            parts = (h[k],) if c is None else (h[k], c[k])
+            layer.set_state(tuple(np.asarray(a, self._dtype).T for a in parts))
+
+    def fork(self):
+        """An independent copy of this stream, state included.
+
+        Returns
+        -------
+        Stream
+            A new stream; stepping either one leaves the other as it was.
+        """
+        twin = object.__new__(Stream)
+        twin.__setstate__(self.__getstate__())
+        return twin
+
+    # -- steps ----------------------------------------------------------------------------------
+    def step(self, x):
+        """Consume one time step of every stream.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_streams, n_features_in_)
+            This step's inputs; with one stream also (n_features_in_,), and with one feature
+            also (n_streams,) (a scalar when both are one).
+
+        Returns
+        -------
+        ndarray of shape (n_streams, n_outputs) or (n_streams,)
+            What the estimator predicts for the sequences so far: class probabilities
+            (classifier), this step's label probabilities (tagger) or values (regressor,
+            1-D when it was fitted on a 1-D target).
+        """
+        h = self._read_step(x).T  # (D, n_streams)
+        for layer in self._layers:
+            h = layer.step(h)  # each layer's output is the next one's input
+        self.n_steps_ += 1
+        return _head_output(self._kind, (self._W_out @ h + self._b_out).T)
+
+    def update(self, X):
+        """Consume several time steps of every stream at once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_streams, n_steps, n_features_in_)
+            The next steps of every stream; with one stream also (n_steps, n_features_in_).
+
+        Returns
+        -------
+        ndarray of shape (n_streams, n_steps, n_outputs) or (n_streams, n_steps)
+            What :meth:`step` would have returned after each of the steps.
+        """
+        X = self._read_chunk(X)
+        n, T = X.shape[:2]
+        K = self._W_out.shape[0]
+        if T == 0:
+            return _head_output(self._kind, np.zeros((n, 0, K), self._dtype))
+        states = [layer.get_state() for layer in self._layers]
+        h = [s[0].T for s in states]
+        c = [s[1].T for s in states] if self._network.cell == "lstm" else None
+        outputs, h_n, c_n = self._network.final_states(self._theta, X, np.full(n, T),
+                                                       initial_state=(h, c))
+        self._set_layer_states(h_n, c_n)
+        self.n_steps_ += T
+        return _head_output(self._kind, outputs @ self._W_out.T + self._b_out[:, 0])
+
+    def _read_step(self, x):
+        n, D = self.n_streams, self.n_features_in_
+        if not (isinstance(x, np.ndarray) and x.shape == (n, D)):  # the common case is quick
+            x = np.asarray(x) if not isinstance(x, str) else x
+            if isinstance(x, np.ndarray) and x.size == n * D and x.ndim <= 1 and (
+                    x.ndim == 0 or n == 1 or D == 1):
+                x = x.reshape(n, D)
+            elif not isinstance(x, str) and x.shape != (n, D):
+                raise ValueError(f"a step must have shape (n_streams, n_features) = {(n, D)}, "
+                                 f"got {x.shape}")
+        return _numbers(x, "x")
+
+    def _read_chunk(self, X):
+        n, D = self.n_streams, self.n_features_in_
+        X = _numbers(X, "X")
+        if X.ndim == 2 and n == 1:
+            X = X[None]
+        if X.ndim != 3 or X.shape[0] != n or X.shape[2] != D:
+            raise ValueError(f"update takes steps of shape (n_streams, n_steps, n_features) "
+                             f"with n_streams={n}, n_features={D}, got {X.shape}")
+        return X
+
+
+def _numbers(x, what):
+    """``x`` as an array of finite floats (a copy only when its type changes)."""
+    if isinstance(x, str):
+        raise TypeError(f"{what} must hold numbers, got a string")
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{what} must hold numbers, got an array of dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} holds NaN or infinite values: every step of a stream is a "
+                         "real step (there is no padding to skip)")
+    return x
+
+
+def _head_output(kind, Z):
+    """The estimator's prediction from head outputs Z (..., K): "proba" (softmax),
+    "values", or "values_1d" (the single output without its axis)."""
+    if kind == "proba":
+        e = np.exp(Z - Z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    return Z[..., 0] if kind == "values_1d" else Z
+
+
+def to_torch_state(network, h, c):
+    """PyTorch's form of a state given as lists of (n, H_k) arrays (see the module)."""
+    def stack(parts):
+        return np.stack(parts) if len(set(network.hidden_sizes)) == 1 else parts
+    return (stack(h), stack(c)) if c is not None else stack(h)
+
+
+def from_torch_state(network, state, n):
+    """``(h, c)`` lists of (n, H_k) arrays (c None unless LSTM) from PyTorch's form, checked
+    against the network (:meth:`~skrnn.nn.RecurrentNetwork.check_state`)."""
+    if network.cell == "lstm":
+        if not (isinstance(state, tuple) and len(state) == 2):
+            raise ValueError("an LSTM's state is a pair (h, c)")
+        pair = state
+    else:
+        if isinstance(state, tuple):
+            raise ValueError(f"a {network.cell.upper()}'s state is h alone (an array of shape "
+                             "(n_layers * n_directions, n, H)), not a tuple")
+        pair = (state, None)
+    h, c = pair
+    for part in pair:
+        if isinstance(part, str) or (part is not None and not hasattr(part, "__len__")):
+            raise TypeError("a state holds arrays, one per layer and direction")
+    return network.check_state((list(h), None if c is None else list(c)), n)
