@@ -84,15 +84,17 @@ _HEAD = ("head.weight", "head.bias")
 def _estimator_classes():
     from ._classifier import RNNClassifier
     from ._regressor import RNNRegressor
+    from ._sequence_regressor import RNNSequenceRegressor
     from ._tagger import RNNSequenceTagger
 
-    return {cls.__name__: cls for cls in (RNNClassifier, RNNRegressor, RNNSequenceTagger)}
+    return {cls.__name__: cls for cls in (RNNClassifier, RNNRegressor, RNNSequenceTagger,
+                                          RNNSequenceRegressor)}
 
 
 def _check_estimator_type(estimator, what):
     classes = _estimator_classes()
     if classes.get(type(estimator).__name__) is not type(estimator):
-        raise TypeError(f"{what} takes an RNNClassifier, RNNRegressor or RNNSequenceTagger, "
+        raise TypeError(f"{what} takes one of skrnn's estimators ({', '.join(classes)}), "
                         f"got {type(estimator).__name__}.")
 
 
@@ -113,7 +115,7 @@ def to_torch_state_dict(estimator):
 
     Parameters
     ----------
-    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
+    estimator : RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         The fitted estimator.
 
     Returns
@@ -166,7 +168,7 @@ def from_torch_state_dict(estimator, state_dict, *, classes=None):
 
     Parameters
     ----------
-    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
+    estimator : RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         The architecture: its ``cell``, ``hidden_layer_sizes``, ``bidirectional`` and
         ``activation`` must be those of the PyTorch module; its other parameters are kept for
         later fits. It is not modified: a new estimator is returned.
@@ -181,7 +183,7 @@ def from_torch_state_dict(estimator, state_dict, *, classes=None):
 
     Returns
     -------
-    RNNClassifier, RNNRegressor or RNNSequenceTagger
+    RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         A new fitted estimator (``n_iter_`` 0, no training curves) whose weights are the
         given ones, in float32 if they all are, else float64. A regressor with one output
         predicts a 1-D array.
@@ -323,7 +325,7 @@ def save_safetensors(estimator, path):
 
     Parameters
     ----------
-    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
+    estimator : RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         The fitted estimator. Its parameters must be data (for ``random_state``: an int or
         None), as for :func:`skrnn.persistence.save`.
     path : str or os.PathLike
@@ -389,7 +391,7 @@ def load_safetensors(path):
 
     Returns
     -------
-    RNNClassifier, RNNRegressor or RNNSequenceTagger
+    RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         The fitted estimator, with the saved parameters, predicting bit-identically to the
         one that was saved (``n_iter_`` 0, no optimizer state or training curves).
 

@@ -1,8 +1,9 @@
 """Export fitted skrnn estimators to ONNX, and register them with skl2onnx.
 
-:func:`to_onnx` writes an :class:`~skrnn.RNNClassifier`, :class:`~skrnn.RNNRegressor` or
-:class:`~skrnn.RNNSequenceTagger` as an ONNX model that any ONNX runtime runs without skrnn,
-scikit-learn or PyTorch. :func:`register_skl2onnx` teaches skl2onnx the three estimators and
+:func:`to_onnx` writes an :class:`~skrnn.RNNClassifier`, :class:`~skrnn.RNNRegressor`,
+:class:`~skrnn.RNNSequenceTagger` or :class:`~skrnn.RNNSequenceRegressor` as an ONNX model
+that any ONNX runtime runs without skrnn, scikit-learn or PyTorch. :func:`register_skl2onnx`
+teaches skl2onnx the estimators and
 :class:`~skrnn.SequenceScaler`, so that ``skl2onnx.to_onnx`` converts a
 :class:`~sklearn.pipeline.Pipeline` of them like any scikit-learn pipeline.
 
@@ -25,7 +26,7 @@ Input ``X``: the NaN-padded array of shape (n_sequences, T, n_features) of
    output (T, 2, n, H) is reshaped to (T, n, 2H) for the next layer;
 4. the dense head reads, as skrnn's does, the top layer's final states (the forward
    direction's state after the last real step joined with the backward direction's state
-   after step 0) or, for the tagger, the top layer's output at every step.
+   after step 0) or, for the per-step estimators, the top layer's output at every step.
 
 The weights are PyTorch's, reordered to ONNX's gate orders (LSTM: i, o, f, c for PyTorch's
 i, f, g, o; GRU: z, r, h for PyTorch's r, z, n, with ``linear_before_reset=1``).
@@ -38,6 +39,7 @@ Outputs, named as skl2onnx names them for scikit-learn's estimators:
 
 - classifier: ``label`` (n,) and ``probabilities`` (n, n_classes), a tensor (no ZipMap);
 - regressor: ``variable`` (n, n_outputs);
+- sequence regressor: ``variable`` (n, T, n_outputs), NaN at padded steps;
 - tagger: ``label`` (n, T) and ``probabilities`` (n, T, n_classes); probabilities are NaN at
   padded steps and the labels there are meaningless (the head applied to a zero state).
 
@@ -89,9 +91,10 @@ def _onnx():
 def _estimators():
     from ._classifier import RNNClassifier
     from ._regressor import RNNRegressor
+    from ._sequence_regressor import RNNSequenceRegressor
     from ._tagger import RNNSequenceTagger
 
-    return RNNClassifier, RNNRegressor, RNNSequenceTagger
+    return RNNClassifier, RNNRegressor, RNNSequenceTagger, RNNSequenceRegressor
 
 
 # ------------------------------------------------------------------------------------------
@@ -166,8 +169,8 @@ def _check_estimator(estimator):
     from sklearn.utils.validation import check_is_fitted
 
     if not isinstance(estimator, _estimators()):
-        raise TypeError(f"to_onnx exports RNNClassifier, RNNRegressor and RNNSequenceTagger "
-                        f"estimators, got {type(estimator).__name__}.")
+        raise TypeError(f"to_onnx exports RNNClassifier, RNNRegressor, RNNSequenceTagger and "
+                        f"RNNSequenceRegressor estimators, got {type(estimator).__name__}.")
     check_is_fitted(estimator, "theta_")
     classes = getattr(estimator, "classes_", None)
     if classes is not None:
@@ -217,7 +220,12 @@ def _write_estimator(g, estimator, X, dtype, outputs):
     else:
         Z = g.op("Add", [g.op("MatMul", [last, W_out]), b_out])    # (n, K)
     if "variable" in outputs:
-        g.op("Identity", [Z], outputs=[outputs["variable"]])
+        if net.output == "sequence":  # NaN at padded steps, as the tagger's probabilities
+            nan = g.const("nan", np.full(1, np.nan, dtype=dtype))
+            g.op("Where", [g.op("Cast", [real], to=_onnx().TensorProto.BOOL), Z, nan],
+                 outputs=[outputs["variable"]])
+        else:
+            g.op("Identity", [Z], outputs=[outputs["variable"]])
         return
     classes = g.const("classes", _label_values(estimator.classes_))
     code = g.op("ArgMax", [Z], axis=-1, keepdims=0)
@@ -384,11 +392,11 @@ def _scan_body(g, net, W_hh, b_hh, H, dtype):
 
 
 def to_onnx(estimator, *, dtype=None, input_name="X"):
-    """Export a fitted RNNClassifier, RNNRegressor or RNNSequenceTagger to ONNX.
+    """Export a fitted skrnn estimator to ONNX.
 
     Parameters
     ----------
-    estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
+    estimator : RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         The fitted estimator.
     dtype : {numpy.float32, numpy.float64} or None, default=None
         The input's and the computation's float type; by default the type the estimator
@@ -402,12 +410,12 @@ def to_onnx(estimator, *, dtype=None, input_name="X"):
     onnx.ModelProto
         The model, with IR version :data:`IR_VERSION` and opset :data:`TARGET_OPSET`. Its
         input is the NaN-padded array (n_sequences, T, n_features); its outputs are
-        ``label`` and ``probabilities`` (classifier, tagger) or ``variable`` (regressor).
+        ``label`` and ``probabilities`` (classifier, tagger) or ``variable`` (regressors).
 
     Raises
     ------
     TypeError
-        If ``estimator`` is not one of the three estimators, or its class labels are not
+        If ``estimator`` is not one of skrnn's estimators, or its class labels are not
         integers, booleans or strings.
     ValueError
         If ``dtype`` is not float32 or float64.
@@ -448,8 +456,9 @@ def to_onnx(estimator, *, dtype=None, input_name="X"):
                    helper.make_tensor_value_info(names["probabilities"], t,
                                                  ["N", "T", K] if sequence else ["N", K])]
     else:
+        K = estimator.network_.n_outputs
         outputs = [helper.make_tensor_value_info(names["variable"], t,
-                                                 ["N", estimator.network_.n_outputs])]
+                                                 ["N", "T", K] if sequence else ["N", K])]
     graph = helper.make_graph(g.nodes, f"skrnn_{type(estimator).__name__}",
                               [helper.make_tensor_value_info(input_name, t, ["N", "T", F])],
                               outputs, initializer=g.initializers)
@@ -487,7 +496,7 @@ def _shape_estimator(operator):
         operator.outputs[0].type = label_type(lead)
         operator.outputs[1].type = input_type.__class__(lead + [len(labels)])
     else:
-        operator.outputs[0].type = input_type.__class__([N, estimator.network_.n_outputs])
+        operator.outputs[0].type = input_type.__class__(lead + [estimator.network_.n_outputs])
 
 
 def _convert_estimator(scope, operator, container):

@@ -22,7 +22,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
 
-from skrnn import RNNClassifier, RNNRegressor, RNNSequenceTagger
+from skrnn import RNNClassifier, RNNRegressor, RNNSequenceRegressor, RNNSequenceTagger
 from skrnn.interchange import (from_torch_state_dict, load_safetensors, save_safetensors,
                                to_torch_state_dict)
 from skrnn.sequences import to_nan_padded, to_ragged
@@ -58,6 +58,8 @@ def fit(kind, cell="gru", layers=(4,), bidirectional=False, dtype="float64", act
 
 def outputs(est, X):
     """Every prediction method, as a list of arrays."""
+    if isinstance(est, RNNSequenceRegressor):
+        return [np.concatenate(est.predict(X))]
     if isinstance(est, RNNRegressor):
         return [est.predict(X)]
     if isinstance(est, RNNSequenceTagger):
@@ -88,6 +90,24 @@ def test_state_dict_round_trip_is_bit_identical(kind, cell, bidirectional, layer
     assert again.theta_.dtype == est.theta_.dtype
     np.testing.assert_array_equal(again.theta_, est.theta_)
     assert_same_predictions(again, est, ragged(dtype, seed=1))
+
+
+@pytest.mark.parametrize("cell, bidirectional", itertools.product(["lstm", "gru", "rnn"],
+                                                                   [False, True]))
+def test_sequence_regressor_round_trips(tmp_path, cell, bidirectional):
+    """State dict and, when safetensors is there, file: bit-identical weights and outputs."""
+    X = ragged()
+    y = [np.column_stack([np.cumsum(x[:, 0]), x[:, 1]]) for x in X]
+    est = RNNSequenceRegressor(cell, (4, 3), bidirectional=bidirectional, max_iter=2,
+                               random_state=0).fit(X, y)
+    again = from_torch_state_dict(template(est), to_torch_state_dict(est))
+    np.testing.assert_array_equal(again.theta_, est.theta_)
+    assert_same_predictions(again, est, ragged(seed=1))
+    if importlib.util.find_spec("safetensors") is not None:
+        save_safetensors(est, tmp_path / "m.safetensors")
+        loaded = load_safetensors(tmp_path / "m.safetensors")
+        assert type(loaded) is RNNSequenceRegressor
+        assert_same_predictions(loaded, est, ragged(seed=1))
 
 
 def test_torch_names():
@@ -332,7 +352,7 @@ def test_bad_state_dicts_raise_clear_errors():
     with pytest.raises(ValueError, match="float32 or float64"):
         from_torch_state_dict(unfitted, {**weights, "head.bias": np.array(["a", "b", "c"])},
                               classes=est.classes_)
-    with pytest.raises(TypeError, match="RNNClassifier, RNNRegressor or RNNSequenceTagger"):
+    with pytest.raises(TypeError, match="RNNClassifier, RNNRegressor, RNNSequenceTagger"):
         from_torch_state_dict(LinearRegression(), weights)
     with pytest.raises(TypeError, match="dict"):
         from_torch_state_dict(unfitted, list(weights.items()), classes=est.classes_)

@@ -20,14 +20,15 @@ from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
-from skrnn import RNNClassifier, RNNRegressor, RNNSequenceTagger, SequenceScaler  # noqa: E402
+from skrnn import (RNNClassifier, RNNRegressor, RNNSequenceRegressor,  # noqa: E402
+                   RNNSequenceTagger, SequenceScaler)
 from skrnn.onnx import IR_VERSION, TARGET_OPSET, register_skl2onnx, to_onnx  # noqa: E402
 from skrnn.sequences import to_nan_padded  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 ESTIMATORS = {"classifier": RNNClassifier, "regressor": RNNRegressor,
-              "tagger": RNNSequenceTagger}
+              "tagger": RNNSequenceTagger, "sequence regressor": RNNSequenceRegressor}
 CONFIGS = list(itertools.product(ESTIMATORS, ["lstm", "gru", "rnn"], [False, True],
                                  [(4,), (4, 3)], ["float32", "float64"]))
 ATOL = {"float32": 1e-5, "float64": 1e-12}
@@ -44,6 +45,8 @@ def targets(kind, X):
         return np.array([int(x[0, 0] > 0) + int(x[-1, 1] > 0.5) for x in X])  # 3 classes
     if kind == "regressor":
         return np.array([[x[:, 0].sum(), x[-1, 1]] for x in X])               # 2 outputs
+    if kind == "sequence regressor":
+        return [np.column_stack([np.cumsum(x[:, 0]), x[:, 1]]) for x in X]  # 2 per step
     return [(np.cumsum(x[:, 0]) > 0).astype(int) for x in X]
 
 
@@ -68,6 +71,13 @@ def session(model):
 def check_outputs(est, outputs, X, atol):
     """The ONNX outputs against the estimator's (or pipeline's) predictions on ragged X."""
     final = est[-1] if hasattr(est, "steps") else est
+    if isinstance(final, RNNSequenceRegressor):
+        (variable,) = outputs
+        real = np.arange(variable.shape[1])[None, :] < np.array([len(x) for x in X])[:, None]
+        assert np.isnan(variable[~real]).all()
+        np.testing.assert_allclose(variable[real], np.concatenate(est.predict(X)), rtol=0,
+                                   atol=atol)
+        return
     if isinstance(final, RNNRegressor):
         (variable,) = outputs
         np.testing.assert_allclose(variable, est.predict(X), rtol=0, atol=atol)
@@ -144,7 +154,7 @@ def test_class_label_types(labels):
 def test_bad_input():
     with pytest.raises(NotFittedError):
         to_onnx(RNNClassifier())
-    with pytest.raises(TypeError, match="RNNClassifier, RNNRegressor and RNNSequenceTagger"):
+    with pytest.raises(TypeError, match="RNNClassifier, RNNRegressor, RNNSequenceTagger"):
         to_onnx(LogisticRegression().fit([[0], [1]], [0, 1]))
     est = fitted("regressor", "gru", False, (4,), "float32")
     with pytest.raises(ValueError, match="float32 or float64"):
