@@ -8,7 +8,6 @@ Build (from the repository root)::
 The example gallery (``examples/``) is executed during the build by sphinx-gallery.
 """
 
-import os
 import re
 import sys
 import warnings
