@@ -21,6 +21,7 @@ A stream is not shared between threads: give each thread its own (:meth:`Stream.
 the results they give one after another.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -173,8 +174,8 @@ class Stream:
 
         Parameters
         ----------
-        x : array-like of shape (n_streams, n_features_in_)
-            This step's inputs; with one stream also (n_features_in_,), and with one feature
+        x : array-like of shape (n_streams, n_features)
+            This step's inputs; with one stream also (n_features,), and with one feature
             also (n_streams,) (a scalar when both are one).
 
         Returns
@@ -188,15 +189,17 @@ class Stream:
         for layer in self._layers:
             h = layer.step(h)  # each layer's output is the next one's input
         self.n_steps_ += 1
-        return _head_output(self._kind, (self._W_out @ h + self._b_out).T)
+        Z = self._W_out @ h  # (K, n_streams)
+        Z += self._b_out
+        return _head_output(self._kind, Z.T)
 
     def update(self, X):
         """Consume several time steps of every stream at once.
 
         Parameters
         ----------
-        X : array-like of shape (n_streams, n_steps, n_features_in_)
-            The next steps of every stream; with one stream also (n_steps, n_features_in_).
+        X : array-like of shape (n_streams, n_steps, n_features)
+            The next steps of every stream; with one stream also (n_steps, n_features).
 
         Returns
         -------
@@ -247,7 +250,10 @@ def _numbers(x, what):
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
         raise TypeError(f"{what} must hold numbers, got an array of dtype {x.dtype}")
-    if not np.isfinite(x).all():
+    # one reduction in the common case: a sum is finite unless a value is NaN or infinite or
+    # the sum overflows, which the exact test then tells apart
+    if (x.dtype.kind == "f" and not math.isfinite(x.sum(dtype=np.float64))
+            and not np.isfinite(x).all()):
         raise ValueError(f"{what} holds NaN or infinite values: every step of a stream is a "
                          "real step (there is no padding to skip)")
     return x
@@ -257,8 +263,10 @@ def _head_output(kind, Z):
     """The estimator's prediction from head outputs Z (..., K): "proba" (softmax),
     "values", or "values_1d" (the single output without its axis)."""
     if kind == "proba":
-        e = np.exp(Z - Z.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        e = Z - Z.max(axis=-1, keepdims=True)
+        np.exp(e, out=e)
+        e /= e.sum(axis=-1, keepdims=True)
+        return e
     return Z[..., 0] if kind == "values_1d" else Z
 
 

@@ -655,6 +655,16 @@ class RecurrentNetwork:
             raise ValueError(f"layer must be in [{-n_layers}, {n_layers - 1}], got {layer}")
         return layer % n_layers
 
+    def _reference_forward(self, theta, X, lengths, initial_state=None):
+        """Every layer over a batch with the reference implementation, its caches kept (no
+        dropout): (the network as run, batch, prepared weights, layers)."""
+        ref = replace(self, implementation="reference", dropout=0.0)
+        batch = ref.batch(X, lengths)
+        dtype = batch.X1.dtype
+        W = ref.prepare(theta, dtype)
+        state = ref._initial_state(initial_state, batch, dtype)
+        return ref, batch, W, ref._forward_layers(W, batch.X1, batch.n_active, state)
+
     def gate_activations(self, theta, X, lengths, initial_state=None, layer=-1):
         """Every gate's activation at every step of a layer (and the LSTM's cell states).
 
@@ -680,14 +690,9 @@ class RecurrentNetwork:
             vanilla RNN: none), both directions stacked, zero at padded steps.
         """
         k = self._layer_index(layer)
-        ref = replace(self, implementation="reference")
         cell = _cell(self.cell, self.activation)
-        batch = ref.batch(X, lengths)
-        dtype = batch.X1.dtype
-        state = ref._initial_state(initial_state, batch, dtype)
-        layers = ref._forward_layers(ref.prepare(theta, dtype), batch.X1, batch.n_active,
-                                     state)
-        T, B = batch.X1.shape[0], len(batch.order)
+        _, batch, _, layers = self._reference_forward(theta, X, lengths, initial_state)
+        T, B, dtype = batch.X1.shape[0], len(batch.order), batch.X1.dtype
         out = {name: [] for name in cell.gate_names}
         for d in layers[k].dirs:
             _, caches, _ = d.cache
@@ -730,14 +735,9 @@ class RecurrentNetwork:
             dL/dh_t, both directions stacked, zero at padded steps.
         """
         k = self._layer_index(layer)
-        ref = replace(self, implementation="reference", dropout=0.0)
-        batch = ref.batch(X, lengths)
-        dtype = batch.X1.dtype
+        ref, batch, W, layers = self._reference_forward(theta, X, lengths)
         Y, weights = ref._targets(batch, y, loss, sample_weight)
-        W = ref.prepare(theta, dtype)
-        layers = ref._forward_layers(W, batch.X1, batch.n_active,
-                                     ref._zero_state(len(batch.order), dtype))
-        T, B = batch.X1.shape[0], len(batch.order)
+        T, B, dtype = batch.X1.shape[0], len(batch.order), batch.X1.dtype
         dh = [[np.zeros((T, H, B), dtype) for _ in range(self.n_directions)]
               for H in self.hidden_sizes]
         G = ref.unpack(np.zeros(self.n_params, dtype))

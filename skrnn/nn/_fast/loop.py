@@ -356,19 +356,21 @@ class Stepper:
         self.refill = getattr(kernel, "refill", None)  # buffers a step must find refilled
         for name in kernel.states:
             self.bufs[name][0] = 0
+        # the views a step uses, made once: the input rows of X1, and (new, next) state slots
+        self.x, self.h = self.X1[0, :-1], self.bufs["HS"][0]
+        self.carry = [(self.bufs[name][0], self.bufs[name][1]) for name in kernel.states]
 
     def step(self, x):
         """Advance every sequence by one step; ``x`` (D, n). Returns h (H, n), a view that
         the next step overwrites."""
-        np.copyto(self.X1[0, :-1], x)
+        np.copyto(self.x, x)
         if self.refill is not None:
             self.refill(self.w, self.bufs)
         np.matmul(self.w["Wb"], self.X1, out=self.proj)
         self.kernel.forward_steps(self.w, self.args)
-        for name in self.kernel.states:  # slot 1 -> slot 0, where the next step reads
-            S = self.bufs[name]
-            S[0] = S[1]
-        return self.bufs["HS"][0]
+        for slot0, slot1 in self.carry:  # the new state to the slot the next step reads
+            np.copyto(slot0, slot1)
+        return self.h
 
     def get_state(self):
         """The current state, ``(h,)`` or ``(h, c)``, copies of shape (H, n)."""
