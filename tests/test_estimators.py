@@ -1,6 +1,7 @@
 """Behaviour of RNNClassifier, RNNRegressor and RNNSequenceTagger as scikit-learn estimators."""
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -380,3 +381,49 @@ def test_keyboard_interrupt_keeps_a_usable_model_with_the_best_weights(monkeypat
     assert clf.n_iter_ == 3
     np.testing.assert_array_equal(clf.theta_, snapshots[best_epoch])
     assert np.isfinite(clf.predict_proba(X)).all()
+
+
+# -- parameters that have no effect in the given configuration warn --------------------------
+NO_EFFECT = [
+    (dict(dropout=0.3), "dropout=0.3"),
+    (dict(hidden_layer_sizes=(4, 4), dropout=0.3, solver="lbfgs"), "dropout=0.3"),
+    (dict(bidirectional=True, tbptt_steps=3), "tbptt_steps=3"),
+    (dict(cell="lstm", activation="relu"), "activation='relu'"),
+    (dict(cell="gru", activation="relu"), "activation='relu'"),
+    (dict(learning_rate="invscaling"), "learning_rate='invscaling'"),
+    (dict(solver="sgd", power_t=0.3), "power_t=0.3"),
+    (dict(momentum=0.5), "momentum=0.5"),
+    (dict(nesterovs_momentum=False), "nesterovs_momentum=False"),
+    (dict(solver="sgd", beta_1=0.8), "beta_1=0.8"),
+    (dict(solver="sgd", epsilon=1e-6), "epsilon=1e-06"),
+    (dict(solver="lbfgs", learning_rate_init=0.1), "learning_rate_init=0.1"),
+    (dict(solver="lbfgs", batch_size=8), "batch_size=8"),
+    (dict(solver="lbfgs", early_stopping=True), "early_stopping=True"),
+    (dict(solver="lbfgs", max_grad_norm=1.0), "max_grad_norm=1.0"),
+    (dict(validation_fraction=0.3), "validation_fraction=0.3"),
+    (dict(max_fun=100), "max_fun=100"),
+]
+
+
+@pytest.mark.parametrize("params,message", NO_EFFECT)
+def test_a_parameter_without_effect_warns(params, message):
+    X = np.random.default_rng(0).normal(size=(12, 5))
+    est = RNNClassifier(hidden_layer_sizes=params.pop("hidden_layer_sizes", (3,)), max_iter=1,
+                        **params)
+    with pytest.warns(UserWarning, match=re.escape(message) + " has no effect"):
+        est.fit(X, np.arange(12) % 2)
+
+
+@pytest.mark.parametrize("params", [
+    {}, dict(hidden_layer_sizes=(3, 3), dropout=0.3), dict(tbptt_steps=2),
+    dict(cell="rnn", activation="relu"), dict(solver="sgd", learning_rate="invscaling",
+                                              power_t=0.3, momentum=0.5),
+    dict(early_stopping=True, validation_fraction=0.3), dict(solver="lbfgs", max_fun=100),
+])
+def test_parameters_that_act_do_not_warn(params):
+    X = np.random.default_rng(0).normal(size=(12, 5))
+    est = RNNClassifier(**{"hidden_layer_sizes": (3,), "max_iter": 1, **params})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, np.arange(12) % 2)
