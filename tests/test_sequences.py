@@ -450,6 +450,8 @@ ERRORS = [
     ({"a": [1.0]}, TypeError, "got dict"),
     ((x for x in [np.ones(3)]), TypeError, "got generator"),
     (sp.csr_matrix(np.ones((2, 2))), TypeError, "Sparse input"),
+    ([np.ones((3, 2)), sp.csr_matrix(np.eye(2))], TypeError,
+     r"Sequence 1 is a scipy.sparse csr_matrix.*\.toarray\(\)"),
 ]
 
 
