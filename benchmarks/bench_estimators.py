@@ -81,7 +81,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import ThreadpoolController
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -90,6 +89,7 @@ import torch.nn.functional as torch_F  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence  # noqa: E402
 
 import skrnn  # noqa: E402
+from bench_engine import _cpu_model, _time_calls, blas_description, set_threads  # noqa: E402
 from skrnn import RNNClassifier, RNNRegressor  # noqa: E402
 
 CELLS = ("rnn", "gru", "lstm")
@@ -182,30 +182,7 @@ TASKS = {"ragged": ragged_task, "multi": multi_task, "binary": binary_task,
          "forecast": forecast_task}
 
 
-# -- threads ---------------------------------------------------------------------------------
-_CONTROLLER = ThreadpoolController()
-
-
-def set_threads(n):
-    """Use n threads in numpy's and scipy's BLAS and in PyTorch (intra-op)."""
-    _CONTROLLER.select(user_api="blas").limit(limits=n)
-    torch.set_num_threads(n)
-
-
-def blas_description():
-    return ", ".join(f"{Path(i['filepath']).name.split('-')[0]} {i['version']} "
-                     f"({i['num_threads']} thr)"
-                     for i in _CONTROLLER.select(user_api="blas").info())
-
-
-# -- timing ----------------------------------------------------------------------------------
-def _time_calls(fn, k):
-    t0 = time.perf_counter()
-    for _ in range(k):
-        fn()
-    return (time.perf_counter() - t0) / k
-
-
+# -- threads, timing and the machine: bench_engine.py's helpers ------------------------------
 def time_alternating(fa, fb, repeats, min_time=0.0, settle=0.0):
     """Median seconds per call of fa and fb, measured alternately; the caller warms them up.
 
@@ -440,16 +417,6 @@ def markdown(rows, summary, tasks, meta, settings):
                     f"| {r['score_s']:.3f} / {r['score_t']:.3f} |")
         lines.append("")
     return "\n".join(lines)
-
-
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def parse_args(argv):
