@@ -6,6 +6,7 @@ PyTorch-style state dict, prediction, and scikit-learn's tags. The training loop
 :mod:`skrnn._training`; the math is in :mod:`skrnn.nn`.
 """
 
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -30,41 +31,42 @@ def _stochastic(est):
     return est.solver != "lbfgs"
 
 
-# Parameters that act only in some configurations: (name, default, acts(est), where it acts).
-# fit warns when a parameter is set to something other than its default where it does nothing.
+# Parameters that act only in some configurations: (name, acts(est), where it acts). fit warns
+# when one is set away from its default (the constructor's) where it does nothing.
 _CONDITIONAL_PARAMETERS = (
-    ("dropout", 0.0, lambda e: len(np.atleast_1d(e.hidden_layer_sizes)) > 1 and _stochastic(e),
+    ("dropout", lambda e: len(np.atleast_1d(e.hidden_layer_sizes)) > 1 and _stochastic(e),
      "between stacked layers (hidden_layer_sizes with two or more layers), with the "
      "mini-batch solvers"),
-    ("tbptt_steps", None, lambda e: not e.bidirectional, "in unidirectional networks: a "
-     "backward direction needs each whole sequence"),
-    ("activation", "tanh", lambda e: e.cell == "rnn", "with cell='rnn' (the gated cells have "
-     "fixed nonlinearities)"),
-    ("learning_rate", "constant", lambda e: e.solver == "sgd", "with solver='sgd'"),
-    ("power_t", 0.5, lambda e: e.solver == "sgd" and e.learning_rate == "invscaling",
+    ("tbptt_steps", lambda e: not e.bidirectional, "in unidirectional networks: a backward "
+     "direction needs each whole sequence"),
+    ("activation", lambda e: e.cell == "rnn", "with cell='rnn' (the gated cells have fixed "
+     "nonlinearities)"),
+    ("learning_rate", lambda e: e.solver == "sgd", "with solver='sgd'"),
+    ("power_t", lambda e: e.solver == "sgd" and e.learning_rate == "invscaling",
      "with solver='sgd' and learning_rate='invscaling'"),
-    ("momentum", 0.9, lambda e: e.solver == "sgd", "with solver='sgd'"),
-    ("nesterovs_momentum", True, lambda e: e.solver == "sgd", "with solver='sgd'"),
-    ("beta_1", 0.9, lambda e: e.solver == "adam", "with solver='adam'"),
-    ("beta_2", 0.999, lambda e: e.solver == "adam", "with solver='adam'"),
-    ("epsilon", 1e-8, lambda e: e.solver == "adam", "with solver='adam'"),
-    ("learning_rate_init", 0.01, _stochastic, "with solver='adam' or 'sgd'"),
-    ("batch_size", "auto", _stochastic, "with solver='adam' or 'sgd'"),
-    ("shuffle", True, _stochastic, "with solver='adam' or 'sgd'"),
-    ("early_stopping", False, _stochastic, "with solver='adam' or 'sgd'"),
-    ("n_iter_no_change", 10, _stochastic, "with solver='adam' or 'sgd'"),
-    ("max_grad_norm", 5.0, _stochastic, "with solver='adam' or 'sgd'"),
-    ("validation_fraction", 0.1, lambda e: e.early_stopping and _stochastic(e),
+    ("momentum", lambda e: e.solver == "sgd", "with solver='sgd'"),
+    ("nesterovs_momentum", lambda e: e.solver == "sgd", "with solver='sgd'"),
+    ("beta_1", lambda e: e.solver == "adam", "with solver='adam'"),
+    ("beta_2", lambda e: e.solver == "adam", "with solver='adam'"),
+    ("epsilon", lambda e: e.solver == "adam", "with solver='adam'"),
+    ("learning_rate_init", _stochastic, "with solver='adam' or 'sgd'"),
+    ("batch_size", _stochastic, "with solver='adam' or 'sgd'"),
+    ("shuffle", _stochastic, "with solver='adam' or 'sgd'"),
+    ("early_stopping", _stochastic, "with solver='adam' or 'sgd'"),
+    ("n_iter_no_change", _stochastic, "with solver='adam' or 'sgd'"),
+    ("max_grad_norm", _stochastic, "with solver='adam' or 'sgd'"),
+    ("validation_fraction", lambda e: e.early_stopping and _stochastic(e),
      "with early_stopping=True and solver='adam' or 'sgd'"),
-    ("max_fun", 15000, lambda e: e.solver == "lbfgs", "with solver='lbfgs'"),
+    ("max_fun", lambda e: e.solver == "lbfgs", "with solver='lbfgs'"),
 )
 
 
 def _warn_no_effect(est):
     """Warn about each parameter set away from its default where it does nothing."""
-    for name, default, acts, where in _CONDITIONAL_PARAMETERS:
+    defaults = inspect.signature(type(est).__init__).parameters
+    for name, acts, where in _CONDITIONAL_PARAMETERS:
         value = getattr(est, name)
-        if value != default and not acts(est):
+        if value != defaults[name].default and not acts(est):
             warnings.warn(f"{name}={value!r} has no effect here: it acts only {where}.",
                           UserWarning, stacklevel=5)
 

@@ -222,15 +222,13 @@ class Stream:
 
     def _read_step(self, x):
         n, D = self.n_streams, self.n_features_in_
-        if not (isinstance(x, np.ndarray) and x.shape == (n, D)):  # the common case is quick
-            x = np.asarray(x) if not isinstance(x, str) else x
-            if isinstance(x, np.ndarray) and x.size == n * D and x.ndim <= 1 and (
-                    x.ndim == 0 or n == 1 or D == 1):
-                x = x.reshape(n, D)
-            elif not isinstance(x, str) and x.shape != (n, D):
+        x = _numbers(x, "x")
+        if x.shape != (n, D):
+            if x.size != n * D or x.ndim > 1 or not (x.ndim == 0 or n == 1 or D == 1):
                 raise ValueError(f"a step must have shape (n_streams, n_features) = {(n, D)}, "
                                  f"got {x.shape}")
-        return _numbers(x, "x")
+            x = x.reshape(n, D)
+        return x
 
     def _read_chunk(self, X):
         n, D = self.n_streams, self.n_features_in_

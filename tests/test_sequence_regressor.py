@@ -197,3 +197,19 @@ def test_reads_a_digit_column_better_than_a_per_step_linear_model():
                     X_train, y_train)
     score = reg.score(X_test, y_test)
     assert score > baseline + 0.1, (score, baseline)
+
+
+def test_targets_and_per_step_weights_are_left_as_they_were():
+    rng = np.random.default_rng(7)
+    X, y = ragged(rng)
+    weights = [rng.uniform(size=len(t)) for t in y]
+    X3, Y3 = padded(X, y)
+    W = np.nan_to_num(np.where(np.isnan(Y3), np.nan, 1.0))
+    copies = [[a.copy() for a in y], [w.copy() for w in weights], Y3.copy(), W.copy()]
+    reg = quiet_fit(RNNSequenceRegressor("gru", (4,), max_iter=1), X, y, sample_weight=weights)
+    quiet_fit(RNNSequenceRegressor("gru", (4,), max_iter=1), X3, Y3, sample_weight=W)
+    reg.score(X, y, sample_weight=weights)
+    for a, b in zip(y + weights, copies[0] + copies[1]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(Y3, copies[2])
+    np.testing.assert_array_equal(W, copies[3])

@@ -494,3 +494,21 @@ def test_state_gradients_match_finite_differences(kind, cell):
                                                  else hp) / 2e-6
         np.testing.assert_allclose(grads[:, k], numeric, rtol=1e-5, atol=1e-9)
     assert np.abs(grads).sum() > 0
+
+
+def test_the_callers_arrays_are_left_as_they_were():
+    """Steps, chunks, states and initial states given by the caller are read, never written."""
+    est, X = fitted("classifier", "lstm", hidden=(4, 4))
+    rng = np.random.default_rng(14)
+    x, chunk = rng.normal(size=(2, 2)), rng.normal(size=(2, 3, 2))
+    state = (rng.normal(size=(2, 2, 4)), rng.normal(size=(2, 2, 4)))
+    copies = [a.copy() for a in (x, chunk, *state)]
+    stream = est.stream(2).set_state(state)
+    stream.step(x)
+    stream.update(chunk)
+    stream.set_state(state)
+    est.predict_proba(chunk, initial_state=state)
+    est.final_state(chunk, initial_state=state)
+    est.gate_activations(chunk, state)
+    for a, b in zip((x, chunk, *state), copies):
+        np.testing.assert_array_equal(a, b)

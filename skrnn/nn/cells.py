@@ -134,7 +134,7 @@ class RNNCell:
     name = "rnn"
     n_gates = 1
     state_names = ("h",)
-    gate_names = ()  # no gates: see gates()
+    gate_names = ()  # no gates
 
     def __init__(self, activation="tanh"):
         if activation not in ("tanh", "relu"):
@@ -164,21 +164,6 @@ class RNNCell:
         a = w.W_ih @ x + w.b_ih[:, None] + w.W_hh @ h_prev + w.b_hh[:, None]
         h = np.tanh(a) if self.activation == "tanh" else np.maximum(a, 0)
         return (h,), (x, h_prev, h)
-
-    def gates(self, cache):
-        """The gate activations of a step, for inspection: none for the vanilla RNN.
-
-        Parameters
-        ----------
-        cache : tuple
-            The cache :meth:`step` returned.
-
-        Returns
-        -------
-        dict
-            Empty: the vanilla RNN has no gates.
-        """
-        return {}
 
     def step_backward(self, w, cache, dstate, grads):
         """One step backward.
