@@ -9,7 +9,10 @@
     head.weight               (K, nd*H_last)   head.bias                 (K,)
 
 with ``nd`` = 2 for bidirectional layers and ``D_k`` = input size for k = 0, ``nd*H_{k-1}``
-after. Nothing is stored on the object during a call, so one network can serve many threads.
+after. A network of token ids (``n_tokens`` set) reads its input through an embedding table
+first in the vector, ``embedding.weight`` (n_tokens, input_size), PyTorch's ``nn.Embedding``
+with ``padding_idx=0``: row 0 is the padding row, zero, and gets no gradient. Nothing is
+stored on the object during a call, so one network can serve many threads.
 
 This module is where stacking, bidirectional layers, dropout between layers, the head and
 truncated backpropagation through time are written (:meth:`RecurrentNetwork.loss_and_grad`);
@@ -25,6 +28,12 @@ first) and stored step by step with one column per sequence, once per call (:cla
     h_n, c_n    (H, B)           final states of one direction
     head input  (nd*H, B)        "last": the final states of the top layer's directions
     dY          (T, H, B)        gradient w.r.t. the outputs of one direction
+
+Token ids. With ``n_tokens``, ``X`` is (B, T) integer ids instead; the batch looks them up
+in the embedding table into the same ``X1`` (so the time loop never sees ids) and keeps them,
+sorted like ``X1``, as ``ids`` (T, B). Backpropagation adds the gradient of the first layer's
+input at each real step to the table row of its id (:func:`_embedding_backward`): memory is
+O(T * B * input_size), never O(T * B * n_tokens).
 
 Every layer and direction reads and writes this layout: there is no transposing copy between
 layers or directions. The input of layer k > 0 is its own ``X1``, the outputs of the layer below
@@ -63,6 +72,9 @@ class Batch(NamedTuple):
     X1 : ndarray of shape (T, D+1, B)
         The inputs, zero at padded steps, and a last row that is 1 at real steps and 0 at
         padded steps; stored feature-major (``X1.transpose(1, 0, 2)`` is C-contiguous).
+    ids : ndarray of shape (T, B) or None
+        For a network of token ids: the ids, sorted like ``X1``, 0 at padded steps
+        (``X1[:, :D]`` holds their embeddings); None otherwise.
 
     Examples
     --------
@@ -85,6 +97,7 @@ class Batch(NamedTuple):
     lengths: np.ndarray
     n_active: np.ndarray
     X1: np.ndarray
+    ids: np.ndarray = None
 
 
 class _Layer(NamedTuple):
@@ -107,7 +120,7 @@ class RecurrentNetwork:
     cell : {"rnn", "lstm", "gru"}
         The recurrent cell (:mod:`skrnn.nn.cells`).
     input_size : int
-        Features per step.
+        Features per step; with ``n_tokens``, the size of each token's embedding.
     hidden_sizes : tuple of int
         Hidden size of each stacked layer.
     n_outputs : int
@@ -127,6 +140,10 @@ class RecurrentNetwork:
         Which implementation of the loop over time runs: the fast path
         (``skrnn.nn._fast``) or the step-by-step reference (:mod:`skrnn.nn.recurrent`). Both
         compute the same functions; the reference exists to be read and to test against.
+    n_tokens : int or None, default=None
+        With an int, the network reads token ids in [0, n_tokens) (id 0 pads) through an
+        embedding table ``embedding.weight`` of shape (n_tokens, input_size), and ``X``
+        is (B, T) integer ids in every method; None reads ``input_size`` numbers per step.
 
     Examples
     --------
@@ -152,6 +169,7 @@ class RecurrentNetwork:
     activation: str = "tanh"
     dropout: float = 0.0
     implementation: str = "fast"
+    n_tokens: int = None
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
@@ -165,6 +183,9 @@ class RecurrentNetwork:
                              f"{self.input_size} and {self.n_outputs}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.n_tokens is not None and int(self.n_tokens) < 1:
+            raise ValueError(f"n_tokens must be a positive integer or None, got "
+                             f"{self.n_tokens}")
         if self.implementation not in _IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {sorted(_IMPLEMENTATIONS)}, got "
                              f"{self.implementation!r}")
@@ -188,7 +209,8 @@ class RecurrentNetwork:
     @property
     def _slices(self):
         return _parameter_slices(_cell(self.cell, self.activation).n_gates, self.input_size,
-                                 self.hidden_sizes, self.n_directions, self.n_outputs)
+                                 self.hidden_sizes, self.n_directions, self.n_outputs,
+                                 self.n_tokens)
 
     def unpack(self, theta):
         """Named views of the flat parameter vector.
@@ -210,7 +232,8 @@ class RecurrentNetwork:
 
         Input and head weights are Glorot-uniform, recurrent weights orthogonal, biases zero;
         each gate block is initialised on its own. For the LSTM, the forget-gate block of
-        ``bias_ih`` is set to ``forget_bias``.
+        ``bias_ih`` is set to ``forget_bias``. An embedding table is standard normal, as
+        PyTorch's ``nn.Embedding``, with its padding row 0 zero.
 
         Parameters
         ----------
@@ -241,6 +264,8 @@ class RecurrentNetwork:
             elif name.startswith("bias_ih") and self.cell == "lstm":
                 H = W.shape[0] // 4
                 W[H:2 * H] = forget_bias
+            elif name == "embedding.weight":
+                W[1:] = rng.normal(size=(W.shape[0] - 1, W.shape[1]))
         return theta
 
     def state_dict(self, theta):
@@ -276,8 +301,8 @@ class RecurrentNetwork:
         Raises
         ------
         ValueError
-            If a name is missing or unexpected, a shape differs from :attr:`layout`, or a
-            value is not a finite real number.
+            If a name is missing or unexpected, a shape differs from :attr:`layout`, a
+            value is not a finite real number, or the embedding's padding row is not zero.
         """
         expected = dict(self.layout)
         missing = set(expected) - set(state_dict)
@@ -293,6 +318,9 @@ class RecurrentNetwork:
                 raise ValueError(f"{name} has dtype {value.dtype}; expected real numbers")
             if not np.isfinite(value).all():
                 raise ValueError(f"{name} holds values that are not finite (nan or inf)")
+        if "embedding.weight" in values and values["embedding.weight"][0].any():
+            raise ValueError("embedding.weight[0] is the padding row (padding_idx=0) and must "
+                             "be zero")
         dtype = dtype or np.result_type(*values.values())
         theta = np.empty(self.n_params, dtype=dtype)
         for name, view in self.unpack(theta).items():
@@ -300,16 +328,20 @@ class RecurrentNetwork:
         return theta
 
     # -- batches ------------------------------------------------------------------------------
-    def batch(self, X, lengths):
+    def batch(self, X, lengths, theta=None):
         """Sort a padded batch by length and store it step by step (:class:`Batch`).
 
         Parameters
         ----------
-        X : array-like of shape (B, T, input_size)
+        X : array-like of shape (B, T, input_size), or of int of shape (B, T)
             Padded sequences; values at padded steps are ignored. Its float dtype (float32 or
-            float64; other types become float64) is the dtype of the computation.
+            float64; other types become float64) is the dtype of the computation. A network
+            of token ids takes integer ids in [0, n_tokens) instead.
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
+        theta : ndarray of shape (n_params,), default=None
+            The flat parameter vector; needed by a network of token ids only, which looks the
+            ids up in its embedding table (in theta's dtype, the computation's).
 
         Returns
         -------
@@ -319,34 +351,63 @@ class RecurrentNetwork:
         Raises
         ------
         ValueError
-            If ``X`` does not have shape (B, T, input_size) or a length is out of range.
+            If ``X`` does not have the shape above, a length is out of range, or an id is
+            not an integer in [0, n_tokens).
         """
-        return self._batch(X, lengths, np.empty)[0]
+        return self._batch(X, lengths, np.empty, theta)[0]
 
-    def _batch(self, X, lengths, empty):
+    def _batch(self, X, lengths, empty, theta=None):
         """(:meth:`batch`, the buffer its X1 views), the buffer from ``empty(shape, dtype)``."""
+        if self.n_tokens is not None:
+            return self._token_batch(X, lengths, empty, theta)
         X = np.asarray(X)
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
         if X.ndim != 3 or X.shape[2] != self.input_size:
             raise ValueError(f"X must have shape (B, T, {self.input_size}), got {X.shape}")
-        lengths = np.asarray(lengths, dtype=np.intp)
         B, T, D = X.shape
-        if lengths.shape != (B,) or (B and (lengths.min() < 1 or lengths.max() > T)):
-            raise ValueError(f"lengths must be {B} integers in [1, {T}]")
-        order = np.argsort(-lengths, kind="stable")
-        L = lengths[order]
+        order, L, real = _sort_by_length(lengths, B, T)
         Xf = empty((D + 1, T, B), X.dtype)  # stored feature-major (module docstring)
         X1 = Xf.transpose(1, 0, 2)
-        if B == 0 or L[-1] == T:  # no padding: the caller's order, one transposing copy
+        if real is None:  # no padding: the caller's order, one transposing copy
             np.copyto(Xf[:D], X.transpose(2, 1, 0))
             Xf[D] = 1
             return Batch(order, L, np.full(T, B), X1), Xf
         np.take(X.transpose(2, 1, 0), order, axis=2, out=Xf[:D], mode="clip")
-        real = np.arange(T)[:, None] < L[None, :]  # (T, B)
         np.copyto(Xf[:D], 0, where=~real[None])  # whatever was there, even NaN
         Xf[D] = real
         return Batch(order, L, real.sum(axis=1), X1), Xf
+
+    def _token_batch(self, X, lengths, empty, theta):
+        """:meth:`_batch` of token ids: X1 holds their rows of the embedding table."""
+        if theta is None:
+            raise ValueError("a network of token ids needs theta to look the ids up")
+        ids = np.asarray(X)
+        if ids.ndim == 3 and ids.shape[2] == 1:
+            ids = ids[:, :, 0]
+        if ids.ndim != 2 or (ids.dtype.kind not in "iu" and ids.size):
+            raise ValueError(f"X must hold integer token ids of shape (B, T), got shape "
+                             f"{ids.shape} and dtype {ids.dtype}")
+        B, T = ids.shape
+        order, L, real = _sort_by_length(lengths, B, T)
+        ids = np.take(ids.T, order, axis=1)  # (T, B), sorted
+        if real is not None:
+            ids = np.where(real, ids, 0)  # padded steps read the padding row
+        if ids.size and (ids.min() < 0 or ids.max() >= self.n_tokens):
+            bad = ids[(ids < 0) | (ids >= self.n_tokens)][0]
+            raise ValueError(f"token id {bad} is out of range: ids must be in "
+                             f"[0, n_tokens={self.n_tokens})")
+        table = self.unpack(theta)["embedding.weight"]
+        E = self.input_size
+        Xf = empty((E + 1, T, B), theta.dtype)
+        np.copyto(Xf[:E], np.take(table, ids, axis=0).transpose(2, 0, 1))  # (E, T, B)
+        if real is None:
+            Xf[E] = 1
+            return Batch(order, L, np.full(T, B), Xf.transpose(1, 0, 2), ids), Xf
+        if table[0].any():  # a padding row that is not zero must not reach padded steps
+            np.copyto(Xf[:E], 0, where=~real[None])
+        Xf[E] = real
+        return Batch(order, L, real.sum(axis=1), Xf.transpose(1, 0, 2), ids), Xf
 
     @staticmethod
     def _windows(T, tbptt_steps):
@@ -514,7 +575,7 @@ class RecurrentNetwork:
     def _run(self, theta, X, lengths, outputs=True, initial_state=None):
         """Inference over a whole batch: (batch, layers), to be released with
         :meth:`_release` (no truncation, no dropout; the first layer owns the batch's X1)."""
-        batch, Xf = self._batch(X, lengths, workspace().empty)
+        batch, Xf = self._batch(X, lengths, workspace().empty, theta)
         try:
             state = self._initial_state(initial_state, batch, batch.X1.dtype)
         except ValueError:
@@ -546,8 +607,9 @@ class RecurrentNetwork:
         ----------
         theta : ndarray of shape (n_params,)
             The flat parameter vector.
-        X : array-like of shape (B, T, input_size)
-            Padded sequences (:meth:`batch`); their dtype is the computation's.
+        X : array-like of shape (B, T, input_size), or of int of shape (B, T)
+            Padded sequences (:meth:`batch`); their dtype is the computation's (for token
+            ids, theta's).
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
         initial_state : tuple or None, default=None
@@ -581,8 +643,8 @@ class RecurrentNetwork:
         ----------
         theta : ndarray of shape (n_params,)
             The flat parameter vector.
-        X : array-like of shape (B, T, input_size)
-            Padded sequences.
+        X : array-like of shape (B, T, input_size), or of int of shape (B, T)
+            Padded sequences (token ids for a network of token ids).
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
         initial_state : tuple or None, default=None
@@ -617,8 +679,8 @@ class RecurrentNetwork:
         ----------
         theta : ndarray of shape (n_params,)
             The flat parameter vector.
-        X : array-like of shape (B, T, input_size)
-            Padded sequences.
+        X : array-like of shape (B, T, input_size), or of int of shape (B, T)
+            Padded sequences (token ids for a network of token ids).
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
         initial_state : tuple or None, default=None
@@ -659,7 +721,7 @@ class RecurrentNetwork:
         """Every layer over a batch with the reference implementation, its caches kept (no
         dropout): (the network as run, batch, prepared weights, layers)."""
         ref = replace(self, implementation="reference", dropout=0.0)
-        batch = ref.batch(X, lengths)
+        batch = ref.batch(X, lengths, theta)
         dtype = batch.X1.dtype
         W = ref.prepare(theta, dtype)
         state = ref._initial_state(initial_state, batch, dtype)
@@ -674,8 +736,8 @@ class RecurrentNetwork:
         ----------
         theta : ndarray of shape (n_params,)
             The flat parameter vector.
-        X : array-like of shape (B, T, input_size)
-            Padded sequences.
+        X : array-like of shape (B, T, input_size), or of int of shape (B, T)
+            Padded sequences (token ids for a network of token ids).
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
         initial_state : tuple or None, default=None
@@ -716,8 +778,8 @@ class RecurrentNetwork:
         ----------
         theta : ndarray of shape (n_params,)
             The flat parameter vector.
-        X : array-like of shape (B, T, input_size)
-            Padded sequences.
+        X : array-like of shape (B, T, input_size), or of int of shape (B, T)
+            Padded sequences (token ids for a network of token ids).
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
         y : array-like
@@ -808,8 +870,8 @@ class RecurrentNetwork:
         ----------
         theta : ndarray of shape (n_params,)
             The flat parameter vector.
-        X : array-like of shape (B, T, input_size)
-            Padded sequences.
+        X : array-like of shape (B, T, input_size), or of int of shape (B, T)
+            Padded sequences (token ids for a network of token ids).
         lengths : array-like of int of shape (B,)
             Lengths, each in [1, T].
         y : array-like
@@ -845,7 +907,7 @@ class RecurrentNetwork:
         if tbptt_steps is not None and self.bidirectional:
             raise ValueError("truncated BPTT needs a unidirectional network: a backward "
                              "direction cannot carry its state across windows")
-        batch, Xf = self._batch(X, lengths, workspace().empty)
+        batch, Xf = self._batch(X, lengths, workspace().empty, theta)
         dtype = batch.X1.dtype
         P = self.unpack(theta)
         W = self.prepare(theta, dtype)
@@ -931,14 +993,17 @@ class RecurrentNetwork:
             dZ_full[real] = dZ
             for d, dY in enumerate(dYs):
                 np.matmul(W_out[:, d * H:(d + 1) * H].T, dZ_full.transpose(0, 2, 1), out=dY)
-        self._backward_layers(W, G, layers, dYs, batch.n_active[s:e], dh_out)
+        ids = None if batch.ids is None else (batch.ids[s:e], batch.X1[s:e, -1])
+        self._backward_layers(W, G, layers, dYs, batch.n_active[s:e], dh_out, ids)
         return value
 
-    def _backward_layers(self, W, G, layers, dYs, n_active, dh_out=None):
+    def _backward_layers(self, W, G, layers, dYs, n_active, dh_out=None, ids=None):
         """Backpropagate from the top outputs' gradients ``dYs`` (one (T, H, B) array per
         direction) into every layer, adding the parameter gradients to G. Gives every
         layer's buffers back once its backward pass is done. ``dh_out[k][d]`` (reference
-        implementation only) receives dL/dh_t of layer k, direction d."""
+        implementation only) receives dL/dh_t of layer k, direction d. ``ids`` (a network of
+        token ids): the window's (ids, real-step row), whose embedding rows receive the
+        gradient of the first layer's input."""
         impl, cell = self._impl, _cell(self.cell, self.activation)
         done = list(dYs)  # arrays to give back after the layer that reads them
         for k in range(len(layers) - 1, -1, -1):
@@ -947,7 +1012,8 @@ class RecurrentNetwork:
             for d, direction in enumerate(layer.dirs):
                 record = {} if dh_out is None else {"dh_out": dh_out[k][d]}
                 dX, grads = impl.backward(cell, W[k][d], direction.cache, dYs[d], n_active,
-                                          reverse=d == 1, need_dX=k > 0, **record)
+                                          reverse=d == 1, need_dX=k > 0 or ids is not None,
+                                          **record)
                 sfx = ("", "_reverse")[d]
                 for name, g in zip(_PARAMETER_NAMES, grads):
                     G[f"{name}_l{k}{sfx}"] += g
@@ -964,6 +1030,9 @@ class RecurrentNetwork:
                     dinp *= layer.mask
                 H = self.hidden_sizes[k - 1]
                 dYs = [dinp[:, d * H:(d + 1) * H] for d in range(self.n_directions)]
+        if ids is not None:
+            _embedding_backward(G["embedding.weight"], ids[0], dinp, ids[1])
+        workspace().give(*done)
 
 
 def _late_start(impl, cell, w, X1, n_active, state0, keep, outputs):
@@ -992,9 +1061,11 @@ def _cell(cell, activation):
 
 
 @lru_cache(maxsize=64)
-def _parameter_slices(G, input_size, hidden_sizes, n_directions, n_outputs):
+def _parameter_slices(G, input_size, hidden_sizes, n_directions, n_outputs, n_tokens=None):
     """(name, shape, slice into the flat vector) of every parameter, in order."""
     shapes, d_in = [], input_size
+    if n_tokens is not None:
+        shapes.append(("embedding.weight", (int(n_tokens), input_size)))
     for k, H in enumerate(hidden_sizes):
         for sfx in ("", "_reverse")[:n_directions]:
             shapes += [(f"weight_ih_l{k}{sfx}", (G * H, d_in)),
@@ -1009,6 +1080,33 @@ def _parameter_slices(G, input_size, hidden_sizes, n_directions, n_outputs):
         out.append((name, shape, slice(start, start + size)))
         start += size
     return tuple(out)
+
+
+def _sort_by_length(lengths, B, T):
+    """(order, sorted lengths, real) of a batch: the columns longest first, and the (T, B)
+    mask of real steps in that order (None when no step is padded)."""
+    lengths = np.asarray(lengths, dtype=np.intp)
+    if lengths.shape != (B,) or (B and (lengths.min() < 1 or lengths.max() > T)):
+        raise ValueError(f"lengths must be {B} integers in [1, {T}]")
+    order = np.argsort(-lengths, kind="stable")
+    L = lengths[order]
+    if B == 0 or L[-1] == T:
+        return order, L, None
+    return order, L, np.arange(T)[:, None] < L[None, :]
+
+
+def _embedding_backward(dE, ids, dX, real):
+    """Add the gradient of the first layer's input to the embedding rows it was read from.
+
+    ``dE`` (n_tokens, E) receives, for every real step (``real`` (T, B) nonzero), the step's
+    input gradient ``dX[t, :, b]`` (dX (T, E, B)) in the row of its id ``ids[t, b]`` (ids
+    (T, B)); padded steps add nothing and the padding row 0 gets no gradient.
+    """
+    mask = real.astype(bool)
+    rows = ids[mask]  # (N,), one per real step, in (t, b) order
+    grads = dX.transpose(0, 2, 1)[mask]  # (N, E)
+    np.add.at(dE, rows, grads.astype(dE.dtype, copy=False))
+    dE[0] = 0
 
 
 def _unsort(Z, order):
