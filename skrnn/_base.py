@@ -21,7 +21,7 @@ from ._training import TrainingData, fit_lbfgs, fit_stochastic
 from .nn import RecurrentNetwork
 from .nn._fast.buffers import trim_workspace
 from .nn.optimizers import SGD, Adam
-from .sequences import Sequences, _is_table, _reject_strings, check_sequences
+from .sequences import Sequences, _is_table, _reject_strings, check_sequences, check_token_ids
 from .streaming import Stream, from_torch_state, to_torch_state
 
 _PREDICT_CHUNK = 1024  # sequences per forward pass when predicting
@@ -58,6 +58,8 @@ _CONDITIONAL_PARAMETERS = (
     ("validation_fraction", lambda e: e.early_stopping and _stochastic(e),
      "with early_stopping=True and solver='adam' or 'sgd'"),
     ("max_fun", lambda e: e.solver == "lbfgs", "with solver='lbfgs'"),
+    ("n_tokens", lambda e: e.embedding_dim is not None, "with embedding_dim set (token ids "
+     "as input)"),
 )
 
 
@@ -69,6 +71,20 @@ def _warn_no_effect(est):
         if value != defaults[name].default and not acts(est):
             warnings.warn(f"{name}={value!r} has no effect here: it acts only {where}.",
                           UserWarning, stacklevel=5)
+
+
+def _warn_if_token_ids(X, seqs):
+    """Warn when numbers look like token ids read as one numeric feature: integers >= 0 (an
+    integer array, or a list whose first sequence is one), one per step, not just 0/1."""
+    first = X[0] if isinstance(X, (list, tuple)) and len(X) else X
+    kinds = ([d.kind for d in first.dtypes] if hasattr(first, "dtypes")
+             else [np.asarray(first).dtype.kind])
+    X3 = seqs.X3
+    if all(k in "iu" for k in kinds) and X3.shape[2] == 1 and X3.min() >= 0 and X3.max() > 1:
+        warnings.warn("X holds integers, one per step: they are read as one numeric feature. "
+                      "If they are token ids (categories), set embedding_dim to read them "
+                      "through a learned embedding; to silence this, pass floats.",
+                      UserWarning, stacklevel=4)
 
 
 def _stochastic_solver(estimator):
@@ -85,6 +101,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         "bidirectional": ["boolean"],
         "activation": [StrOptions({"tanh", "relu"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "n_tokens": [Interval(Integral, 2, None, closed="left"), None],
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -137,7 +155,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
     _two_d = "sequences"
 
     def __init__(self, cell="gru", hidden_layer_sizes=(32,), *, bidirectional=False,
-                 activation="tanh", dropout=0.0, solver="adam", alpha=0.0001,
+                 activation="tanh", dropout=0.0, embedding_dim=None, n_tokens=None,
+                 solver="adam", alpha=0.0001,
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.01,
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
@@ -149,6 +168,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         self.bidirectional = bidirectional
         self.activation = activation
         self.dropout = dropout
+        self.embedding_dim = embedding_dim
+        self.n_tokens = n_tokens
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -177,6 +198,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
     def _validate_sequences(self, X, reset):
         """Read X (any accepted form) into :class:`~skrnn.sequences.Sequences` and check its
         features against fit's (``reset``: remember them instead)."""
+        if self.embedding_dim is not None:
+            return self._validate_tokens(X, reset)
         if _is_table(X):
             seqs = self._validate_table(X, reset)
         else:
@@ -192,7 +215,30 @@ class BaseRNN(TransformerMixin, BaseEstimator):
                     del self.feature_names_in_
         else:
             self._check_step_features(seqs)
+        _warn_if_token_ids(X, seqs)
         return seqs
+
+    def _validate_tokens(self, X, reset):
+        """Read token ids (``embedding_dim`` set) into Sequences whose X3 (n, T, 1) holds the
+        ids; a 2-D array goes through scikit-learn's checks of width and feature names."""
+        if _is_table(X) and not sp.issparse(X) and (reset or self._fitted_on_table):
+            _reject_strings(np.asarray(X))
+            X = validate_data(self, X, reset=reset, dtype=None, ensure_min_samples=1)
+        ids, lengths = check_token_ids(X)
+        if reset:
+            self._fitted_on_table = _is_table(X)
+            if not self._fitted_on_table:
+                self.n_features_in_ = 1  # one id per step
+            if self.n_tokens is not None and ids.max() >= self.n_tokens:
+                raise ValueError(f"X holds the token id {ids.max()}, but n_tokens="
+                                 f"{self.n_tokens}: ids must be below n_tokens.")
+        elif ids.max() >= self.network_.n_tokens:
+            raise ValueError(
+                f"X holds the token id {ids.max()}, but {type(self).__name__} was fitted with "
+                f"{self.network_.n_tokens} tokens (ids 0 to {self.network_.n_tokens - 1}). "
+                "Map unseen tokens to a known id (TokenEncoder gives them the unknown id 1), "
+                "or set n_tokens before the first fit to leave room for more.")
+        return Sequences(ids[:, :, None], lengths, False, None)
 
     def _validate_table(self, X, reset):
         """2-D input through scikit-learn's own checks (messages, feature names, widths)."""
@@ -209,6 +255,10 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         return Sequences.from_table(X2, self._two_d)
 
     def _check_step_features(self, seqs):
+        if self.network_.n_tokens is not None:
+            raise ValueError(f"{type(self).__name__} was fitted on token ids "
+                             f"(embedding_dim={self.network_.input_size}); set embedding_dim "
+                             "back to refit on numbers.")
         expected = self.network_.input_size
         n_features = seqs.X3.shape[2]
         if n_features != expected:
@@ -309,9 +359,14 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         Y, weights, n_outputs = self._validate_targets(y, seqs, sample_weight, first, classes)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
         if first:
-            self._initialize(seqs.X3.shape[2], n_outputs, seqs.X3.dtype, rng)
-        data = TrainingData(seqs.X3.astype(self.theta_.dtype, copy=False), seqs.lengths, Y,
-                            weights)
+            if self.embedding_dim is None:
+                self._initialize(seqs.X3.shape[2], n_outputs, seqs.X3.dtype, rng)
+            else:  # a model of token ids computes in float32, as PyTorch's default
+                n_tokens = max(self.n_tokens or 0, int(seqs.X3.max()) + 1, 2)
+                self._initialize(self.embedding_dim, n_outputs, np.float32, rng, n_tokens)
+        X3 = seqs.X3 if self.network_.n_tokens else seqs.X3.astype(self.theta_.dtype,
+                                                                   copy=False)
+        data = TrainingData(X3, seqs.lengths, Y, weights)
         try:
             if self.solver == "lbfgs":
                 fit_lbfgs(self, data)
@@ -321,11 +376,12 @@ class BaseRNN(TransformerMixin, BaseEstimator):
             trim_workspace()  # keep a bounded part of the engine's buffers for the next call
         return self
 
-    def _initialize(self, n_features, n_outputs, dtype, rng):
-        """The fitted state of a new fit (see ``_fitted_state``)."""
+    def _initialize(self, n_features, n_outputs, dtype, rng, n_tokens=None):
+        """The fitted state of a new fit (see ``_fitted_state``); ``n_tokens`` for a model of
+        token ids, whose ``n_features`` is the embedding's size."""
         self.network_ = RecurrentNetwork(
             self.cell, n_features, tuple(np.atleast_1d(self.hidden_layer_sizes)), n_outputs,
-            self.bidirectional, self._output, self.activation, self.dropout)
+            self.bidirectional, self._output, self.activation, self.dropout, n_tokens=n_tokens)
         self.theta_ = self.network_.init_params(rng, dtype)
         if self.solver == "sgd":
             self._optimizer = SGD(self.learning_rate_init, self.learning_rate, self.momentum,
@@ -348,9 +404,10 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         net = self.network_
         if net.output != self._output or net.implementation != "fast":
             raise ValueError(f"The network {net} does not fit {type(self).__name__}.")
-        if not self._fitted_on_table and self.n_features_in_ != net.input_size:
+        per_step = 1 if net.n_tokens else net.input_size  # one token id, or the features
+        if not self._fitted_on_table and self.n_features_in_ != per_step:
             raise ValueError(f"n_features_in_={self.n_features_in_} does not fit the network's "
-                             f"{net.input_size} input features.")
+                             f"{per_step} input features.")
         names = getattr(self, "feature_names_in_", None)
         if names is not None and len(names) != self.n_features_in_:
             raise ValueError(f"feature_names_in_ has {len(names)} names for "
@@ -652,6 +709,9 @@ class BaseRNN(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        # token ids are categories: scikit-learn's checks then give whole numbers >= 0
+        tags.input_tags.categorical = tags.input_tags.positive_only = \
+            self.embedding_dim is not None
         return tags
 
 

@@ -25,7 +25,8 @@ class ClassifierRNN(BaseRNN):
     }
 
     def __init__(self, cell="gru", hidden_layer_sizes=(32,), *, bidirectional=False,
-                 activation="tanh", dropout=0.0, solver="adam", alpha=0.0001,
+                 activation="tanh", dropout=0.0, embedding_dim=None, n_tokens=None,
+                 solver="adam", alpha=0.0001,
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.01,
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
@@ -34,7 +35,8 @@ class ClassifierRNN(BaseRNN):
                  tbptt_steps=None, class_weight=None):
         super().__init__(
             cell, hidden_layer_sizes, bidirectional=bidirectional, activation=activation,
-            dropout=dropout, solver=solver, alpha=alpha, batch_size=batch_size,
+            dropout=dropout, embedding_dim=embedding_dim, n_tokens=n_tokens, solver=solver,
+            alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init,
             power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
             tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,

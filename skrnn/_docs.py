@@ -13,6 +13,16 @@ activation : {"tanh", "relu"}, default="tanh"
     Nonlinearity of cell="rnn" (ignored by the gated cells).
 dropout : float in [0, 1), default=0.0
     Dropout on the inputs of every layer after the first, during training only.
+embedding_dim : int or None, default=None
+    With an int, X holds integer token ids, one per step (as :class:`~skrnn.TokenEncoder`
+    writes them: a list of 1-D id arrays, or a 2-D array whose rows are sequences padded with
+    id 0), read through a learned embedding table of this many columns (``embedding.weight``
+    in :meth:`state_dict`, PyTorch's ``nn.Embedding`` with ``padding_idx=0``: row 0 stays
+    zero). Such a model computes in float32. None reads numbers.
+n_tokens : int or None, default=None
+    Rows of the embedding table (ids 0 to n_tokens - 1), fixed at the first fit; None is one
+    more than the largest id of that fit. Ids at or above it are an error in every later call:
+    set it to leave room for ids that ``partial_fit`` will see later.
 solver : {"adam", "sgd", "lbfgs"}, default="adam"
     "lbfgs" trains full-batch with scipy's L-BFGS-B on the flat parameter vector.
 alpha : float, default=0.0001

@@ -24,7 +24,9 @@ for an estimator whose ``hidden_layer_sizes`` are all equal (``cell`` "lstm", "g
             self.head = torch.nn.Linear((1 + bidirectional) * hidden_size, n_outputs)
 
 with ``n_features`` the features per step, ``n_outputs`` the number of classes (classifier,
-tagger) or of regression outputs. The names are ``rnn.weight_ih_l0``, ``rnn.weight_hh_l0``,
+tagger) or of regression outputs. An estimator of token ids (``embedding_dim`` set) reads
+them through ``self.embedding = torch.nn.Embedding(n_tokens, embedding_dim, padding_idx=0)``
+first (``n_features`` = ``embedding_dim``), named ``embedding.weight``. The names are ``rnn.weight_ih_l0``, ``rnn.weight_hh_l0``,
 ``rnn.bias_ih_l0``, ``rnn.bias_hh_l0`` (``..._reverse`` for the backward direction, one set
 per layer) and ``head.weight``, ``head.bias``. When the layers' sizes differ, which one
 PyTorch module cannot hold, ``self.rnn`` is a ``torch.nn.ModuleList`` of one-layer modules,
@@ -98,10 +100,10 @@ def _check_estimator_type(estimator, what):
                         f"got {type(estimator).__name__}.")
 
 
-def _torch_names(hidden_sizes, n_directions):
+def _torch_names(hidden_sizes, n_directions, tokens=False):
     """skrnn's parameter name -> the name in the documented PyTorch module."""
     stacked = len(set(hidden_sizes)) == 1
-    names = {}
+    names = {"embedding.weight": "embedding.weight"} if tokens else {}
     for k in range(len(hidden_sizes)):
         for suffix in ("", "_reverse")[:n_directions]:
             for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
@@ -149,7 +151,7 @@ def to_torch_state_dict(estimator):
     _check_estimator_type(estimator, "to_torch_state_dict")
     check_is_fitted(estimator, "theta_")
     net = estimator.network_
-    names = _torch_names(net.hidden_sizes, net.n_directions)
+    names = _torch_names(net.hidden_sizes, net.n_directions, net.n_tokens is not None)
     return {names[name]: value for name, value in estimator.state_dict().items()}
 
 
@@ -227,7 +229,8 @@ def from_torch_state_dict(estimator, state_dict, *, classes=None):
         raise TypeError("classes is for classifiers and taggers; a regressor's outputs "
                         "are read from head.weight.")
     hidden = tuple(int(h) for h in np.atleast_1d(est.hidden_layer_sizes))
-    names = _torch_names(hidden, 2 if est.bidirectional else 1)
+    tokens = est.embedding_dim is not None
+    names = _torch_names(hidden, 2 if est.bidirectional else 1, tokens)
     expected = set(names.values())
     given = set(state_dict)
     if given != expected:
@@ -252,7 +255,11 @@ def from_torch_state_dict(estimator, state_dict, *, classes=None):
         values["head.weight"], values["head.bias"] = \
             values["head.weight"][order], values["head.bias"][order]
     dtype = np.float32 if all(v.dtype == np.float32 for v in values.values()) else np.float64
-    est._initialize(n_features, n_outputs, dtype, np.random.default_rng(0))
+    n_tokens = len(values["embedding.weight"]) if tokens else None
+    if tokens and n_features != est.embedding_dim:
+        raise ValueError(f"{names['weight_ih_l0']} reads {n_features} features per step, but "
+                         f"embedding_dim={est.embedding_dim}.")
+    est._initialize(n_features, n_outputs, dtype, np.random.default_rng(0), n_tokens)
     layout = dict(est.network_.layout)
     for ours, theirs in names.items():
         if values[theirs].shape != layout[ours]:
@@ -262,7 +269,7 @@ def from_torch_state_dict(estimator, state_dict, *, classes=None):
                              f"{n_outputs} outputs expects {layout[ours]}.")
     est.theta_ = est.network_.params_from_state_dict(
         {ours: values[theirs] for ours, theirs in names.items()}, dtype)
-    est.n_features_in_ = n_features
+    est.n_features_in_ = 1 if tokens else n_features  # one token id per step
     est._fitted_on_table = False
     if classifier:
         est.classes_ = classes

@@ -172,6 +172,9 @@ def _check_estimator(estimator):
         raise TypeError(f"to_onnx exports RNNClassifier, RNNRegressor, RNNSequenceTagger and "
                         f"RNNSequenceRegressor estimators, got {type(estimator).__name__}.")
     check_is_fitted(estimator, "theta_")
+    if estimator.network_.n_tokens is not None:
+        raise ValueError("ONNX export of a model of token ids (embedding_dim set) is not "
+                         "supported: export its weights with skrnn.interchange instead.")
     classes = getattr(estimator, "classes_", None)
     if classes is not None:
         _label_values(classes)

@@ -552,6 +552,8 @@ def _network(doc, what):
     values = {key: _decode(value) for key, value in doc.items()}
     for key in ("input_size", "n_outputs"):
         _int(values[key], key, 1)
+    if values["n_tokens"] is not None:
+        _int(values["n_tokens"], "n_tokens", 1)
     if not isinstance(values["hidden_sizes"], tuple):
         raise ValueError(f"hidden_sizes must be a tuple, got {values['hidden_sizes']!r}.")
     for h in values["hidden_sizes"]:

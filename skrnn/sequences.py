@@ -51,6 +51,7 @@ __all__ = [
     "from_concatenated",
     "check_step_labels",
     "split_steps",
+    "check_token_ids",
     "Sequences",
 ]
 
@@ -612,6 +613,106 @@ def split_steps(values, lengths):
     return np.split(values, np.cumsum(lengths)[:-1])
 
 
+def check_token_ids(X):
+    """Validate sequences of integer token ids and return them padded with id 0.
+
+    The input of estimators with ``embedding_dim`` set: one id per step, as
+    :class:`skrnn.TokenEncoder` writes them.
+
+    Parameters
+    ----------
+    X : list of array-like of int, or array-like of int of shape (n_sequences, T)
+        A ragged list of 1-D id sequences (each may also be (T_i, 1)), or a 2-D array or
+        DataFrame whose rows are sequences padded at their ends with id 0. Floats are accepted
+        when every value is a whole number.
+
+    Returns
+    -------
+    ids : ndarray of shape (n_sequences, T_max), dtype intp
+        A new array, 0 after the end of each sequence.
+    lengths : ndarray of shape (n_sequences,), dtype intp
+        Steps of each sequence: its length in a list; in a 2-D array, the position after
+        its last non-zero id (zeros inside a sequence are real steps that read the padding
+        row, as in PyTorch's ``nn.Embedding(padding_idx=0)``).
+
+    Raises
+    ------
+    ValueError
+        No sequences, an empty sequence or a row of padding only, a value that is not a whole
+        number (NaN included), a negative id, strings, or an array that is not 1-D or 2-D.
+    TypeError
+        Sparse input, or input that is not sequences.
+
+    Examples
+    --------
+    >>> ids, lengths = check_token_ids([[5, 2, 7], [3]])
+    >>> ids, lengths
+    (array([[5, 2, 7],
+           [3, 0, 0]]), array([3, 1]))
+    >>> check_token_ids(np.array([[4, 0, 9, 0], [1, 2, 0, 0]]))[1]
+    array([3, 2])
+    """
+    if _is_sparse(X):
+        raise TypeError("Sparse input is not supported for token ids: pass a list of 1-D id "
+                        "arrays, or a dense 2-D array of ids padded with 0.")
+    if isinstance(X, (str, bytes)):
+        raise ValueError("X is a single string; token ids are expected. " + _TEXT_HINT)
+    table = not isinstance(X, (list, tuple)) or _is_table(X)
+    if table:
+        A = _token_array(_frame_values(X) if hasattr(X, "iloc") else _as_array(X), "X")
+        if A.ndim == 1 and A.dtype == object:
+            return check_token_ids(list(A))
+        if A.ndim != 2:
+            raise ValueError(f"Token ids must be a list of 1-D sequences or a 2-D array "
+                             f"(n_sequences, T) padded with 0, got an array of shape {A.shape}.")
+        if A.shape[0] == 0 or A.shape[1] == 0:
+            raise ValueError(f"X holds no token ids: got an array of shape {A.shape}.")
+        nonzero = A != 0
+        lengths = np.where(nonzero.any(axis=1),
+                           A.shape[1] - np.argmax(nonzero[:, ::-1], axis=1), 0)
+        if (lengths == 0).any():
+            raise ValueError(f"Row {int(np.argmin(lengths))} of X holds only id 0, the padding: "
+                             "every sequence needs at least one real step.")
+        return np.array(A, dtype=np.intp), lengths.astype(np.intp)
+    if len(X) == 0:
+        raise ValueError("X holds no sequences: got an empty list.")
+    items = []
+    for i, item in enumerate(X):
+        if isinstance(item, (str, bytes)):
+            raise ValueError(f"Sequence {i} is a string; token ids are expected. " + _TEXT_HINT)
+        a = _token_array(_sequence_item(item, i), f"Sequence {i}")
+        if a.shape[1] != 1:
+            raise ValueError(f"Sequence {i} has shape {a.shape}: a sequence of token ids holds "
+                             "one id per step, (T_i,) or (T_i, 1).")
+        items.append(a[:, 0])
+    lengths = np.array([len(a) for a in items], dtype=np.intp)
+    ids = np.zeros((len(items), lengths.max()), dtype=np.intp)
+    for i, a in enumerate(items):
+        ids[i, : len(a)] = a
+    return ids, lengths
+
+
+def _token_array(A, where):
+    """A as whole numbers >= 0 (int dtype kept; whole floats converted); clear errors."""
+    if A.dtype == object and A.ndim == 1 and any(_is_sequence_like(v) for v in A):
+        return A  # a ragged object array: its items are checked one by one
+    _reject_strings(A, where)
+    if A.dtype == object:
+        A = _object_to_float(A, where)
+    if A.dtype.kind == "b" or A.dtype.kind not in "iuf":
+        raise ValueError(f"{where} must hold integer token ids, got dtype {A.dtype}.")
+    if A.dtype.kind == "f":
+        if not np.isfinite(A).all() or (A != np.round(A)).any():
+            bad = A[~np.isfinite(A) | (A != np.round(A))].flat[0].item()
+            raise ValueError(f"{where} must hold integer token ids, got {bad!r}. Pad with id 0, "
+                             "not NaN.")
+        A = A.astype(np.intp)
+    if A.size and A.min() < 0:
+        raise ValueError(f"Negative values in data: {where} holds the token id {A.min()}; "
+                         "ids are >= 0, and 0 is the padding.")
+    return A
+
+
 class Sequences(NamedTuple):
     """Sequences read once from any accepted form, with what the caller gave.
 
@@ -805,15 +906,20 @@ def _numeric(A, where):
     )
 
 
+_TEXT_HINT = (
+    "For text, turn it into token ids first and read them through an embedding, e.g. "
+    "make_pipeline(TokenEncoder(analyzer='char'), RNNClassifier(embedding_dim=16)) with "
+    "skrnn.TokenEncoder; for numbers written as text, convert them to numbers explicitly."
+)
+
+
 def _reject_strings(A, where="X"):
     """Raise ValueError if the array holds strings (also inside an object array): numbers
-    written as text are never converted silently."""
+    written as text are never converted silently, and text needs a TokenEncoder."""
     if A.dtype.kind in "US" or (A.dtype == object and any(isinstance(v, (str, bytes))
                                                           for v in A.flat)):
-        raise ValueError(
-            f"{where} holds strings, but sequences must hold numbers. "
-            "Convert your data to numeric values explicitly."
-        )
+        raise ValueError(f"{where} holds strings, but sequences must hold numbers. "
+                         + _TEXT_HINT)
 
 
 def _object_to_float(A, where):

@@ -82,7 +82,7 @@ class Stream:
         self._W_out, self._b_out = np.array(W_out), np.array(b_out)[:, None]  # (K, H), (K, 1)
         self._kind = estimator._stream_output
         self.n_streams = int(n_streams)
-        self.n_features_in_ = network.input_size
+        self.n_features_in_ = 1 if network.n_tokens else network.input_size
         self._build()
         self.n_steps_ = 0
 
@@ -176,7 +176,8 @@ class Stream:
         ----------
         x : array-like of shape (n_streams, n_features)
             This step's inputs; with one stream also (n_features,), and with one feature
-            also (n_streams,) (a scalar when both are one).
+            also (n_streams,) (a scalar when both are one). A model of token ids takes one
+            integer id per stream.
 
         Returns
         -------
@@ -199,7 +200,8 @@ class Stream:
         Parameters
         ----------
         X : array-like of shape (n_streams, n_steps, n_features)
-            The next steps of every stream; with one stream also (n_steps, n_features).
+            The next steps of every stream; with one stream also (n_steps, n_features). A
+            model of token ids takes integer ids of shape (n_streams, n_steps).
 
         Returns
         -------
@@ -222,6 +224,12 @@ class Stream:
 
     def _read_step(self, x):
         n, D = self.n_streams, self.n_features_in_
+        if self._network.n_tokens:  # one token id per stream, looked up in the table
+            ids = self._token_ids(x, "x").reshape(-1)
+            if ids.shape != (n,):
+                raise ValueError(f"a step of a token model holds one id per stream, "
+                                 f"{n} in all, got shape {np.shape(x)}")
+            return self._network.unpack(self._theta)["embedding.weight"][ids]
         x = _numbers(x, "x")
         if x.shape != (n, D):
             if x.size != n * D or x.ndim > 1 or not (x.ndim == 0 or n == 1 or D == 1):
@@ -232,6 +240,13 @@ class Stream:
 
     def _read_chunk(self, X):
         n, D = self.n_streams, self.n_features_in_
+        if self._network.n_tokens:
+            ids = self._token_ids(X, "X")
+            ids = ids[None] if ids.ndim == 1 and n == 1 else ids
+            if ids.ndim != 2 or ids.shape[0] != n:
+                raise ValueError(f"update of a token model takes ids of shape (n_streams, "
+                                 f"n_steps) with n_streams={n}, got {np.shape(X)}")
+            return ids
         X = _numbers(X, "X")
         if X.ndim == 2 and n == 1:
             X = X[None]
@@ -239,6 +254,19 @@ class Stream:
             raise ValueError(f"update takes steps of shape (n_streams, n_steps, n_features) "
                              f"with n_streams={n}, n_features={D}, got {X.shape}")
         return X
+
+
+    def _token_ids(self, x, what):
+        """``x`` as an integer array of ids in [0, n_tokens)."""
+        if isinstance(x, str):
+            raise TypeError(f"{what} must hold token ids, got a string")
+        ids = np.asarray(x)
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"{what} must hold integer token ids, got dtype {ids.dtype}")
+        V = self._network.n_tokens
+        if ids.size and (ids.min() < 0 or ids.max() >= V):
+            raise ValueError(f"{what} holds a token id outside [0, {V})")
+        return ids
 
 
 def _numbers(x, what):
