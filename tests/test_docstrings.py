@@ -29,7 +29,7 @@ import skrnn.nn
 
 PUBLIC_MODULES = ("skrnn", "skrnn.sequences", "skrnn.forecasting", "skrnn.preprocessing",
                   "skrnn.persistence", "skrnn.streaming", "skrnn.onnx", "skrnn.interchange",
-                  "skrnn.nn")
+                  "skrnn.datasets", "skrnn.nn")
 
 # numpydoc's checks enforced on every docstring (numpydoc.validate.ERROR_MSGS has their text):
 # a docstring (GL08), closing quotes on the line after the last text (GL02), the summary (SS),
