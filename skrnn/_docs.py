@@ -28,7 +28,9 @@ solver : {"adam", "sgd", "lbfgs"}, default="adam"
 alpha : float, default=0.0001
     L2 penalty on the weights (not the biases), divided by the total sample weight.
 batch_size : int or "auto", default="auto"
-    Sequences per mini-batch; "auto" is min(200, n_sequences).
+    Sequences per mini-batch. "auto" puts up to 64 sequences in one batch, and cuts more into
+    batches of 32: MLPClassifier's min(200, n_sequences) gives data of a few hundred sequences
+    one update per epoch, which trains small text and sequence tasks poorly.
 learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
     Learning rate schedule of solver="sgd", as in MLPClassifier.
 learning_rate_init : float, default=0.01

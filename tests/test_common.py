@@ -13,7 +13,7 @@ ESTIMATORS = [RNNClassifier, RNNRegressor, RNNSequenceTagger, RNNSequenceRegress
 CELLS = ["gru", "lstm", "rnn"]
 SOLVERS = {
     "adam": {},
-    # plain SGD needs more updates than Adam: the check data fit in one "auto" batch of 200
+    # plain SGD needs more updates than Adam: the check data fit in one "auto" batch
     "sgd": {"learning_rate_init": 0.03, "batch_size": 32},
     "lbfgs": {},
 }
