@@ -1,9 +1,13 @@
 """TokenEncoder: text to token-id sequences, its vocabulary, errors, persistence and pipelines."""
 
 import copy
+import hashlib
+import io
+import json
 import pickle
 import re
 import warnings
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -17,6 +21,7 @@ from sklearn.utils import estimator_checks
 
 import skrnn
 from skrnn import RNNClassifier, TokenEncoder
+from skrnn.persistence import load, save
 
 DOCS = ["The cat sat on the mat.", "A dog sat!", "the cat, the dog and I.", "Is it a cat?"]
 TOKENIZED = [["New", "York", "is", "big"], ["York", "is", "old"], ["big", "apple"]]
@@ -470,6 +475,81 @@ def test_in_a_pipeline_in_front_of_an_estimator():
     assert proba.shape == (31, 2)
     np.testing.assert_array_equal(proba, again)
     assert pipe[0].n_tokens_ == 5 and pipe[-1].n_features_in_ == 5
+
+
+# -- persistence ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(CONFIGS) + ["given array vocabulary"])
+def test_pickle_and_skrnn_persistence_round_trips(name, tmp_path):
+    params = CONFIGS.get(name, dict(analyzer="word", vocabulary=np.array(["cat", "the"],
+                                                                         dtype=object)))
+    X = data_for(params)
+    enc = TokenEncoder(**params).fit(X)
+    save(enc, tmp_path / "m.skrnn")
+    for restored in (pickle.loads(pickle.dumps(enc)), load(tmp_path / "m.skrnn")):
+        assert type(restored) is TokenEncoder
+        assert restored.vocabulary_ == enc.vocabulary_ and restored.n_tokens_ == enc.n_tokens_
+        assert_same_output(restored.transform(X), enc.transform(X))
+        params = restored.get_params()
+        assert params.keys() == enc.get_params().keys()
+        for key, value in enc.get_params().items():
+            np.testing.assert_array_equal(params[key], value)
+
+
+def test_the_vocabulary_is_stored_as_json_and_any_token_survives(tmp_path):
+    text = ["na\u00efve \u2603 caf\u00e9\x00", "tab\there \udc80"]  # NUL, a lone surrogate
+    enc = TokenEncoder(lowercase=False).fit(text)
+    save(enc, tmp_path / "m.skrnn")
+    with zipfile.ZipFile(tmp_path / "m.skrnn") as archive:
+        document = json.loads(archive.read("skrnn.json"))
+        raw = np.load(archive.open("arrays/vocabulary_.npy"), allow_pickle=False)
+    assert document["estimator"] == "TokenEncoder" and document["format_version"] == 2
+    assert document["fitted"]["vocabulary_"] == {"array": "vocabulary_", "encoding": "json"}
+    assert json.loads(raw.tobytes()) == list(enc.get_feature_names_out())
+    restored = load(tmp_path / "m.skrnn")
+    assert restored.inverse_transform(restored.transform(text)) == text
+
+
+def rewrite_vocabulary(path, tokens):
+    """Replace the stored vocabulary by ``tokens``, with digests that match."""
+    from skrnn.persistence import _digest
+
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("skrnn.json"))
+        entries = {n: archive.read(n) for n in archive.namelist() if n != "skrnn.json"}
+    buffer = io.BytesIO()
+    np.save(buffer, np.frombuffer(json.dumps(tokens).encode(), dtype=np.uint8))
+    entries["arrays/vocabulary_.npy"] = buffer.getvalue()
+    document["arrays"] = {n: hashlib.sha256(d).hexdigest() for n, d in entries.items()}
+    document["digest"] = _digest(document)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("skrnn.json", json.dumps(document))
+        for n, d in entries.items():
+            archive.writestr(n, d)
+
+
+@pytest.mark.parametrize("tokens, match", [
+    (["<pad>", "<unk>", "a", "a"], "holds a token twice"),
+    (["<unk>", "<pad>", "a", "b"], "reserved token '<unk>' must be at id 1"),
+    (["<pad>", "<unk>", "a", 3], "list of str tokens"),
+    (["<pad>", "<unk>", "a", "bc"], "one character"),
+    (["<pad>", "<unk>", "a"], "n_tokens_=4 does not match"),
+    ({"a": 1}, "list of str tokens"),
+])
+def test_a_crafted_vocabulary_does_not_load(tokens, match, tmp_path):
+    save(TokenEncoder().fit(["ab"]), tmp_path / "m.skrnn")
+    rewrite_vocabulary(tmp_path / "m.skrnn", tokens)
+    with pytest.raises(ValueError, match=match):
+        load(tmp_path / "m.skrnn")
+
+
+def test_what_skrnn_persistence_cannot_store(tmp_path):
+    with pytest.raises(NotFittedError):
+        save(TokenEncoder(), tmp_path / "m.skrnn")
+    enc = TokenEncoder(analyzer="word", tokenizer=str.split).fit(["a b"])
+    with pytest.raises(TypeError, match="tokenizer is .*a callable, which cannot be saved"):
+        save(enc, tmp_path / "m.skrnn")
+    assert not (tmp_path / "m.skrnn").exists()
+    assert pickle.loads(pickle.dumps(enc)).transform(["b a"])[0].tolist() == [3, 2]
 
 
 def test_exported_from_the_package():
