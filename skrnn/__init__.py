@@ -10,9 +10,10 @@ from ._sequence_regressor import RNNSequenceRegressor
 from ._tagger import RNNSequenceTagger
 from .forecasting import RNNForecaster, make_windows
 from .preprocessing import SequenceScaler
+from .text import TokenEncoder
 
 __version__ = "0.1.0.dev0"
 
 __all__ = ["RNNClassifier", "RNNRegressor", "RNNSequenceTagger", "RNNSequenceRegressor",
            "__version__",
-           "SequenceScaler", "make_windows", "RNNForecaster"]
+           "SequenceScaler", "make_windows", "RNNForecaster", "TokenEncoder"]

@@ -11,8 +11,8 @@ A zip archive (suggested extension ``.skrnn``) with
 
 - ``skrnn.json``: a UTF-8 JSON document: the format name (``"skrnn-model"``) and version, the
   skrnn version that wrote it, the estimator class (one of ``RNNClassifier``, ``RNNRegressor``,
-  ``RNNSequenceTagger``, ``RNNSequenceRegressor``), its ``get_params()``, its fitted state, the SHA-256 of every array
-  entry and a SHA-256 digest of the document itself;
+  ``RNNSequenceTagger``, ``RNNSequenceRegressor``, ``TokenEncoder``), its ``get_params()``, its
+  fitted state, the SHA-256 of every array entry and a SHA-256 digest of the document itself;
 - ``arrays/<name>.npy``: arrays in NumPy's ``.npy`` format, read with ``allow_pickle=False``.
 
 The fitted state saved is exactly what the estimator declares in its ``_fitted_state`` (the
@@ -20,7 +20,9 @@ network configuration ``network_``, the weights ``theta_``, the optimizer with i
 velocity, ``classes_``, the curves of the fit, ...): each attribute is stored by its kind,
 numbers and configurations in the document and arrays as entries named after the attribute
 (``arrays/theta_.npy``, ``arrays/_optimizer.m.npy``, ...), and checked by its kind when
-loaded.
+loaded. The vocabulary of a :class:`~skrnn.text.TokenEncoder` is the JSON list of its tokens in
+id order, stored in UTF-8 as a ``uint8`` array entry (``arrays/vocabulary_.npy``), so that a
+vocabulary of any size and any characters fits, and the ids come back as they were.
 
 String class labels and feature names (object arrays of ``str``) are stored as unicode arrays
 and become object arrays of ``str`` again on loading. Labels of any other object type cannot be
@@ -94,9 +96,10 @@ def _estimator_classes():
     from ._regressor import RNNRegressor
     from ._sequence_regressor import RNNSequenceRegressor
     from ._tagger import RNNSequenceTagger
+    from .text import TokenEncoder
 
     return {cls.__name__: cls for cls in (RNNClassifier, RNNRegressor, RNNSequenceTagger,
-                                          RNNSequenceRegressor)}
+                                          RNNSequenceRegressor, TokenEncoder)}
 
 
 def _skrnn_version():
@@ -118,16 +121,18 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
-        The fitted estimator to save. Its parameters must be data: None, bool, int, float,
-        str, 1-D numeric arrays, or tuples, lists and dicts of these.
+    estimator : skrnn estimator
+        The fitted RNNClassifier, RNNRegressor, RNNSequenceTagger, RNNSequenceRegressor or
+        TokenEncoder to save. Its parameters must be data: None, bool, int, float,
+        str, 1-D arrays of numbers or of str, or tuples, lists and dicts of these (so not a
+        callable, such as a TokenEncoder's ``tokenizer``).
     path : str or os.PathLike
         The file to write (replaced if it exists). The extension ``.skrnn`` is suggested.
 
     Raises
     ------
     TypeError
-        If ``estimator`` is not one of the three skrnn estimators, a parameter cannot be
+        If ``estimator`` is not one of the skrnn estimators above, a parameter cannot be
         stored as data (for example ``random_state`` given as a ``RandomState`` instance:
         set an int or None first), or the class labels are objects other than ``str``.
     sklearn.exceptions.NotFittedError
@@ -157,7 +162,8 @@ def save(estimator, path):
     if _estimator_classes().get(name) is not type(estimator):
         raise TypeError(f"save stores skrnn's estimators ({', '.join(_estimator_classes())}) "
                         f"only, got {type(estimator).__module__}.{name}.")
-    check_is_fitted(estimator, "theta_")
+    check_is_fitted(estimator, [attr for attr, kind in estimator._fitted_state.items()
+                                if not kind.endswith(", optional")])
     arrays = {}
     document = {
         "format": FORMAT_NAME,
@@ -220,6 +226,11 @@ def _save_value(value, kind, what, arrays):
         return {"array": what}
     if kind == "labels":
         return _label_document(value, what, arrays)
+    if kind == "vocabulary":  # token -> id, stored as the tokens in id order
+        tokens = sorted(value, key=value.__getitem__)
+        text = json.dumps(tokens, ensure_ascii=True).encode("ascii")
+        arrays[what] = np.frombuffer(text, dtype=np.uint8)
+        return {"array": what, "encoding": "json"}
     if kind == "float":
         return _encode_float(value)
     if kind == "int":
@@ -283,6 +294,14 @@ def _encode(value, what):
         return {"dict": [[_encode(k, what), _encode(v, what)] for k, v in value.items()]}
     if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "biuf":
         return {"ndarray": [_encode(v, what) for v in value.tolist()], "dtype": value.dtype.str}
+    if isinstance(value, np.ndarray) and value.ndim == 1 and (
+            value.dtype.kind == "U"
+            or (value.dtype == object and all(isinstance(v, str) for v in value))):
+        return {"ndarray": [str(v) for v in value], "dtype": value.dtype.str}
+    if callable(value):
+        raise TypeError(f"{what} is {value!r}, a callable, which cannot be saved: the file "
+                        "holds data only, never code. Use pickle or joblib for such a model "
+                        "(loading them runs code: only load files you trust).")
     raise TypeError(f"{what} is {value!r} (a {type(value).__name__}), which cannot be saved "
                     "as data; set it to an int, a float, a str, None or a tuple before saving "
                     "(for random_state: an int or None).")
@@ -303,10 +322,10 @@ def load(path):
 
     Returns
     -------
-    RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
+    RNNClassifier, RNNRegressor, RNNSequenceTagger, RNNSequenceRegressor or TokenEncoder
         The fitted estimator, with the parameters of the one that was saved. It predicts
-        bit-identically to it; ``partial_fit`` and ``warm_start`` continue with the saved
-        optimizer state.
+        (transforms) bit-identically to it; ``partial_fit`` and ``warm_start`` continue with
+        the saved optimizer state.
 
     Raises
     ------
@@ -425,7 +444,12 @@ def _decode(value):
         if set(value) == {"float"}:
             return _decode_float(value)
         if set(value) == {"ndarray", "dtype"}:
-            return np.array(_decode(value["ndarray"]), dtype=np.dtype(value["dtype"]))
+            items = _decode(value["ndarray"])
+            dtype = np.dtype(value["dtype"])
+            if dtype.kind not in "biufUO" or (dtype.kind in "UO" and not all(
+                    isinstance(v, str) for v in items)):
+                raise TypeError(f"not an array of numbers or of str: {value!r}")
+            return np.array(items, dtype=dtype)
         raise TypeError(f"unknown encoded value {value!r}")
     return value
 
@@ -533,6 +557,8 @@ def _load_value(doc, kind, what, arrays, context):
             raise ValueError(f"The array of {what} has dtype {values.dtype}, the document says "
                              f"{doc.get('dtype')}.")
         return values
+    if kind == "vocabulary":
+        return _vocabulary(arrays, doc, what)
     if kind == "float":
         return _decode_float(doc)
     if kind == "int":
@@ -540,6 +566,25 @@ def _load_value(doc, kind, what, arrays, context):
     if kind == "bool":
         return _bool(doc, what)
     raise ValueError(f"{what}: unknown kind {kind!r}")
+
+
+def _vocabulary(arrays, doc, what):
+    """Token -> id from the JSON list of tokens in id order, checked."""
+    if not isinstance(doc, dict) or doc.get("encoding") != "json":
+        raise ValueError(f"{what} must be stored as JSON, got {doc!r}.")
+    data = _array(arrays, doc, what, "u")
+    if data.dtype != np.uint8:
+        raise ValueError(f"The array of {what} must be uint8 bytes, got {data.dtype}.")
+    try:
+        tokens = json.loads(data.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{what} cannot be read as a JSON list of tokens ({exc}).") from exc
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise ValueError(f"{what} must be a JSON list of str tokens.")
+    vocabulary = {token: index for index, token in enumerate(tokens)}
+    if len(vocabulary) != len(tokens):
+        raise ValueError(f"{what} holds a token twice.")
+    return vocabulary
 
 
 def _network(doc, what):

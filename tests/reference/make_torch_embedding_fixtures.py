@@ -1,0 +1,105 @@
+"""Reference cases of networks of token ids computed by PyTorch, for
+``tests/test_torch_embeddings.py``.
+
+Regenerate ``torch_embedding_fixtures.npz`` (next to this file) with::
+
+    python tests/reference/make_torch_embedding_fixtures.py
+
+The model is ``nn.Embedding(n_tokens, input_size, padding_idx=0)`` read by the recurrent
+layers and the linear head of ``make_torch_fixtures.py``, whose helpers this script imports:
+the same parameter names, objectives ("sequence": squared error over real steps; "last":
+softmax cross-entropy on the top layer's h_n) and packed sequences. Every case has variable
+lengths. The cases are float64, each drawn after ``torch.manual_seed(seed)`` with a fixed seed,
+so regenerating gives the same arrays. They are saved under flat keys ``"{case}/{name}"``:
+
+    cell, activation, n_tokens, input_size, hidden_sizes, bidirectional, n_outputs
+                                              configuration
+    ids (B, T), lengths (B,)                  token ids in [1, n_tokens) at real steps, 0 (the
+                                              padding id) after each sequence's end
+    param/embedding.weight (n_tokens, E)      PyTorch's standard normal draw, row 0 zero
+    param/{name}                              the recurrent layers' state-dict names, plus
+                                              head.weight/head.bias
+    outputs, h_n/l{k}, c_n/l{k}, y/{objective}, loss/{objective}, grad/{objective}/{name}
+                                              as in ``make_torch_fixtures.py``; the gradients
+                                              include grad/{objective}/embedding.weight (row 0
+                                              zero: the padding row gets no gradient)
+
+This file imports torch; skrnn never does.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from make_torch_fixtures import (_numpy, last_features, named_parameters, recurrent_layers,
+                                 run_layers, sequence_loss)
+
+CELLS = {"rnn_tanh": ("rnn", "tanh"), "lstm": ("lstm", "tanh"), "gru": ("gru", "tanh")}
+HIDDEN_SIZES = [(3,), (3, 2)]
+T, LENGTHS = 6, (3, 6, 1, 4)
+N_TOKENS, INPUT_SIZE, N_OUTPUTS = 7, 3, 3
+PATH = Path(__file__).with_name("torch_embedding_fixtures.npz")
+
+
+def make_case(cell, activation, hidden_sizes, bidirectional, T, lengths, seed,
+              n_tokens=N_TOKENS, input_size=INPUT_SIZE, n_outputs=N_OUTPUTS,
+              dtype=torch.float64):
+    """One reference case as a flat dict of NumPy arrays (see the module docstring)."""
+    torch.manual_seed(seed)
+    embedding = torch.nn.Embedding(n_tokens, input_size, padding_idx=0, dtype=dtype)
+    layers = recurrent_layers(cell, activation, input_size, hidden_sizes, bidirectional, dtype)
+    nd = 2 if bidirectional else 1
+    head = torch.nn.Linear(nd * hidden_sizes[-1], n_outputs, dtype=dtype)
+    params = {"embedding.weight": embedding.weight, **named_parameters(layers, head)}
+    lengths = torch.tensor(lengths, dtype=torch.int64)
+    B = len(lengths)
+    padded = torch.arange(T)[None, :] >= lengths[:, None]
+    ids = torch.randint(1, n_tokens, (B, T)).masked_fill(padded, 0)
+    y = {"sequence": torch.randn(B, T, n_outputs, dtype=dtype).masked_fill(padded[..., None],
+                                                                           float("nan")),
+         "last": torch.randint(0, n_outputs, (B,))}
+
+    outputs, h_n, c_n = run_layers(layers, embedding(ids), lengths)
+    losses = {"sequence": sequence_loss(head(outputs), y["sequence"], lengths),
+              "last": torch.nn.functional.cross_entropy(head(last_features(h_n)), y["last"])}
+    case = {"cell": cell, "activation": activation, "n_tokens": n_tokens,
+            "input_size": input_size, "hidden_sizes": hidden_sizes,
+            "bidirectional": bidirectional, "n_outputs": n_outputs, "ids": ids,
+            "lengths": lengths, "outputs": outputs}
+    case.update({f"h_n/l{k}": h for k, h in enumerate(h_n)})
+    case.update({f"c_n/l{k}": c for k, c in enumerate(c_n or [])})
+    case.update({f"param/{name}": p for name, p in params.items()})
+    for objective, loss in losses.items():
+        grads = torch.autograd.grad(loss, list(params.values()), retain_graph=True)
+        case.update({f"grad/{objective}/{name}": g for name, g in zip(params, grads)})
+        case[f"loss/{objective}"] = loss
+        case[f"y/{objective}"] = y[objective]
+    return {key: _numpy(value) for key, value in case.items()}
+
+
+def case_name(cell_name, bidirectional, hidden_sizes):
+    """``"{cell}-{uni|bi}-{sizes}"``, e.g. ``"gru-bi-3x2"``."""
+    return f"{cell_name}-{'bi' if bidirectional else 'uni'}-{'x'.join(map(str, hidden_sizes))}"
+
+
+def fixture_cases():
+    """The saved cases: every cell, one and two directions, one and two layers."""
+    cases = {}
+    for i, (cell_name, (cell, activation)) in enumerate(CELLS.items()):
+        for j, bidirectional in enumerate((False, True)):
+            for k, hidden_sizes in enumerate(HIDDEN_SIZES):
+                cases[case_name(cell_name, bidirectional, hidden_sizes)] = make_case(
+                    cell, activation, hidden_sizes, bidirectional, T, LENGTHS,
+                    seed=100 * i + 10 * j + k)
+    return cases
+
+
+def main():
+    cases = fixture_cases()
+    np.savez_compressed(PATH, **{f"{case}/{key}": value for case, arrays in cases.items()
+                                 for key, value in arrays.items()})
+    print(f"wrote {len(cases)} cases to {PATH} ({PATH.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
