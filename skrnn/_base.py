@@ -215,6 +215,14 @@ class BaseRNN(TransformerMixin, BaseEstimator):
                     del self.feature_names_in_
         else:
             self._check_step_features(seqs)
+            if seqs.table and self._two_d == "steps" and not self._fitted_on_table \
+                    and len(seqs.lengths) > 1:
+                warnings.warn(
+                    f"X is a 2-D array: {type(self).__name__} reads each of its "
+                    f"{len(seqs.lengths)} rows as a sequence of one step, with no context "
+                    "between rows, while it was fitted on sequences. If X is one sequence of "
+                    "shape (T, n_features), pass it in a list: [X].", UserWarning,
+                    stacklevel=3)
         _warn_if_token_ids(X, seqs)
         return seqs
 
@@ -262,9 +270,12 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         expected = self.network_.input_size
         n_features = seqs.X3.shape[2]
         if n_features != expected:
+            hint = (" A 2-D array is read as one univariate sequence per row; if X is one "
+                    "sequence of shape (T, n_features), pass it in a list: [X]."
+                    if seqs.table and self._two_d == "sequences" and n_features == 1 else "")
             raise ValueError(f"X has {n_features} features per step, but "
                              f"{type(self).__name__} is expecting {expected} features per step "
-                             "as input.")
+                             "as input." + hint)
         fitted_names = getattr(self, "feature_names_in_", None)
         if seqs.feature_names is not None and fitted_names is not None \
                 and not self._fitted_on_table and list(seqs.feature_names) != list(fitted_names):

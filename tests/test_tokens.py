@@ -190,3 +190,18 @@ def test_the_callers_ids_are_not_changed():
     for x, b in zip(X, before[0]):
         np.testing.assert_array_equal(x, b)
     np.testing.assert_array_equal(P, before[1])
+
+
+def test_one_sequence_passed_as_a_2d_array_gets_a_message_that_says_to_wrap_it():
+    from skrnn import RNNSequenceTagger
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 3)) for n in (5, 7, 6)]
+    clf = quiet_fit(RNNClassifier(max_iter=1), X, [0, 1, 0])
+    with pytest.raises(ValueError, match=r"pass it in a list: \[X\]"):
+        clf.predict(X[0])
+    tagger = quiet_fit(RNNSequenceTagger(max_iter=1), X, [(x[:, 0] > 0).astype(int) for x in X])
+    with pytest.warns(UserWarning, match=r"pass it in a list: \[X\]"):
+        tagger.predict(X[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        tagger.predict([X[0]])
