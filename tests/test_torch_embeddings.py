@@ -18,6 +18,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from test_torch_reference import check_states as check_reference_states
 from test_torch_reference import (OBJECTIVES, REFERENCE, RTOL, assert_close, load_fixture_cases,
                                   network, parameters)
 
@@ -38,18 +39,8 @@ def padded(case):
 
 
 def check_states(case, rtol, ids):
-    """Per-step outputs and every layer's final states (h_n, and c_n for the LSTM)."""
-    net = token_network(case, "sequence")
-    theta = net.params_from_state_dict(parameters(case))
-    outputs, h_n, c_n = net.final_states(theta, ids, case["lengths"])
-    assert_close(outputs, case["outputs"], rtol, "outputs")
-    assert (c_n is None) == ("c_n/l0" not in case)
-    nd = net.n_directions
-    for k in range(len(net.hidden_sizes)):
-        layer = slice(k * nd, (k + 1) * nd)
-        assert_close(np.stack(h_n[layer]), case[f"h_n/l{k}"], rtol, f"h_n of layer {k}")
-        if c_n is not None:
-            assert_close(np.stack(c_n[layer]), case[f"c_n/l{k}"], rtol, f"c_n of layer {k}")
+    """Per-step outputs and every layer's final states of the token network."""
+    check_reference_states(case, rtol, token_network(case, "sequence"), ids)
 
 
 def check_forward(case, output, rtol, ids):

@@ -60,11 +60,12 @@ def parameters(case, prefix="param/"):
     return {key[len(prefix):]: value for key, value in case.items() if key.startswith(prefix)}
 
 
-def check_states(case, rtol):
-    """Per-step outputs and every layer's final states (h_n, and c_n for the LSTM)."""
-    net = network(case, "sequence")
+def check_states(case, rtol, net=None, X=None):
+    """Per-step outputs and every layer's final states (h_n, and c_n for the LSTM), of the
+    case's network and input unless ``net`` and ``X`` are given."""
+    net = network(case, "sequence") if net is None else net
     theta = net.params_from_state_dict(parameters(case))
-    outputs, h_n, c_n = net.final_states(theta, case["X"], case["lengths"])
+    outputs, h_n, c_n = net.final_states(theta, case["X"] if X is None else X, case["lengths"])
     assert_close(outputs, case["outputs"], rtol, "outputs")
     assert (c_n is None) == ("c_n/l0" not in case)
     nd = net.n_directions

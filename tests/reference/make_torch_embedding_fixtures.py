@@ -29,8 +29,8 @@ This file imports torch; skrnn never does.
 
 from pathlib import Path
 
-import numpy as np
 import torch
+from make_torch_fixtures import save
 from make_torch_fixtures import (_numpy, last_features, named_parameters, recurrent_layers,
                                  run_layers, sequence_loss)
 
@@ -95,10 +95,7 @@ def fixture_cases():
 
 
 def main():
-    cases = fixture_cases()
-    np.savez_compressed(PATH, **{f"{case}/{key}": value for case, arrays in cases.items()
-                                 for key, value in arrays.items()})
-    print(f"wrote {len(cases)} cases to {PATH} ({PATH.stat().st_size} bytes)")
+    save(fixture_cases(), PATH)
 
 
 if __name__ == "__main__":

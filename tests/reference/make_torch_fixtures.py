@@ -149,11 +149,15 @@ def fixture_cases():
     return cases
 
 
-def main():
-    cases = fixture_cases()
-    np.savez_compressed(PATH, **{f"{case}/{key}": value for case, arrays in cases.items()
+def save(cases, path):
+    """Write cases as the flat ``"{case}/{name}"`` keys of one .npz file."""
+    np.savez_compressed(path, **{f"{case}/{key}": value for case, arrays in cases.items()
                                  for key, value in arrays.items()})
-    print(f"wrote {len(cases)} cases to {PATH} ({PATH.stat().st_size} bytes)")
+    print(f"wrote {len(cases)} cases to {path} ({path.stat().st_size} bytes)")
+
+
+def main():
+    save(fixture_cases(), PATH)
 
 
 if __name__ == "__main__":
