@@ -14,7 +14,10 @@ imports this module.
 .. rubric:: The graph
 
 Input ``X``: the NaN-padded array of shape (n_sequences, T, n_features) of
-:func:`skrnn.sequences.to_nan_padded` (any T, any number of sequences). Inside the graph:
+:func:`skrnn.sequences.to_nan_padded` (any T, any number of sequences); for a model of token
+ids (``embedding_dim`` set), the int64 ids (n_sequences, T) padded with 0, a sequence's
+length being the position after its last non-zero id, read through the embedding table with a
+``Gather``. Inside the graph:
 
 1. each sequence's length is the index of its last step that is not all NaN, plus one (the
    padding rule of :func:`skrnn.sequences.check_sequences`). The graph does not reject what
@@ -172,9 +175,6 @@ def _check_estimator(estimator):
         raise TypeError(f"to_onnx exports RNNClassifier, RNNRegressor, RNNSequenceTagger and "
                         f"RNNSequenceRegressor estimators, got {type(estimator).__name__}.")
     check_is_fitted(estimator, "theta_")
-    if estimator.network_.n_tokens is not None:
-        raise ValueError("ONNX export of a model of token ids (embedding_dim set) is not "
-                         "supported: export its weights with skrnn.interchange instead.")
     classes = getattr(estimator, "classes_", None)
     if classes is not None:
         _label_values(classes)
@@ -204,10 +204,14 @@ def _write_estimator(g, estimator, X, dtype, outputs):
     "label" and "probabilities", or "variable")."""
     net = estimator.network_
     P = {name: w.astype(dtype) for name, w in estimator.state_dict().items()}
-    is_nan = g.op("IsNaN", [X])
-    real, lengths = _lengths(g, X, is_nan, dtype)
-    zero = g.const("zero", np.zeros(1, dtype=dtype))
-    X0 = g.op("Where", [is_nan, zero, X])
+    if net.n_tokens is None:
+        is_nan = g.op("IsNaN", [X])
+        real, lengths = _lengths(g, X, is_nan, dtype)
+        zero = g.const("zero", np.zeros(1, dtype=dtype))
+        X0 = g.op("Where", [is_nan, zero, X])
+    else:  # token ids (n, T), 0-padded: their rows of the embedding table
+        real, lengths = _token_lengths(g, X, dtype)
+        X0 = g.op("Gather", [g.const("embedding_weight", P["embedding.weight"]), X], axis=0)
     inputs = g.op("Transpose", [X0], perm=[1, 0, 2])  # (T, n, F)
     mask = None if dtype == np.float32 else g.op("Transpose", [real], perm=[1, 0, 2])
     for k, H in enumerate(net.hidden_sizes):
@@ -261,6 +265,25 @@ def _lengths(g, X, is_nan, dtype):
     lengths = g.op("Add", [g.op("Reshape", [last, g.const("flat", np.array([-1],
                                                                          dtype=np.int64))]),
                            one])
+    return real, g.op("Cast", [lengths], to=_onnx().TensorProto.INT32)
+
+
+def _token_lengths(g, X, dtype):
+    """:func:`_lengths` of token ids X (n, T) int64: a sequence's length is the position
+    after its last non-zero id, and every step before it is real."""
+    shape = g.op("Shape", [X])
+    T = g.op("Gather", [shape, g.const("one", np.array(1, dtype=np.int64))])
+    zero, one = (g.const(f"{name}_i64", np.array(v, dtype=np.int64))
+                 for name, v in (("zero", 0), ("one", 1)))
+    nonzero = g.op("Cast", [g.op("Not", [g.op("Equal", [X, zero])])], to=_tensor_type(dtype))
+    steps = g.op("Cast", [g.op("Range", [one, g.op("Add", [T, one]), one])],
+                 to=_tensor_type(dtype))  # 1, ..., T
+    lengths = g.op("Add", [g.op("ArgMax", [g.op("Mul", [nonzero, steps])], axis=1,
+                                keepdims=1), one])  # (n, 1)
+    real = g.op("Less", [g.op("Range", [zero, T, one]), lengths])  # (n, T)
+    real = g.op("Unsqueeze", [g.op("Cast", [real], to=_tensor_type(dtype)),
+                              g.const("last_axis", np.array([2], dtype=np.int64))])
+    lengths = g.op("Reshape", [lengths, g.const("flat", np.array([-1], dtype=np.int64))])
     return real, g.op("Cast", [lengths], to=_onnx().TensorProto.INT32)
 
 
@@ -412,7 +435,8 @@ def to_onnx(estimator, *, dtype=None, input_name="X"):
     -------
     onnx.ModelProto
         The model, with IR version :data:`IR_VERSION` and opset :data:`TARGET_OPSET`. Its
-        input is the NaN-padded array (n_sequences, T, n_features); its outputs are
+        input is the NaN-padded array (n_sequences, T, n_features) (for a model of token ids,
+        int64 ids (n_sequences, T) padded with 0); its outputs are
         ``label`` and ``probabilities`` (classifier, tagger) or ``variable`` (regressors).
 
     Raises
@@ -462,8 +486,10 @@ def to_onnx(estimator, *, dtype=None, input_name="X"):
         K = estimator.network_.n_outputs
         outputs = [helper.make_tensor_value_info(names["variable"], t,
                                                  ["N", "T", K] if sequence else ["N", K])]
-    graph = helper.make_graph(g.nodes, f"skrnn_{type(estimator).__name__}",
-                              [helper.make_tensor_value_info(input_name, t, ["N", "T", F])],
+    inputs = (helper.make_tensor_value_info(input_name, t, ["N", "T", F])
+              if estimator.network_.n_tokens is None else  # token ids, 0-padded
+              helper.make_tensor_value_info(input_name, onnx.TensorProto.INT64, ["N", "T"]))
+    graph = helper.make_graph(g.nodes, f"skrnn_{type(estimator).__name__}", [inputs],
                               outputs, initializer=g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", TARGET_OPSET)],
                               ir_version=IR_VERSION, producer_name="skrnn",

@@ -106,6 +106,27 @@ def test_onnxruntime_agrees_with_predict(kind, cell, bidirectional, layers, dtyp
 
 
 @pytest.mark.parametrize("kind", ESTIMATORS)
+@pytest.mark.parametrize("cell, bidirectional", [("lstm", True), ("gru", False)])
+def test_token_models_read_0_padded_ids(kind, cell, bidirectional):
+    """An embedding model's graph takes int64 ids (n, T), 0-padded; a 0 inside a sequence
+    is a real step that reads the padding row, as in predict."""
+    rng = np.random.default_rng(1)
+    X = [rng.integers(1, 9, size=T) for T in LENGTHS]
+    X[4][2] = 0
+    est = ESTIMATORS[kind](cell, (4, 3), bidirectional=bidirectional, embedding_dim=3,
+                           max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, targets(kind, [np.column_stack([x - 4.5, x % 2 - 0.5]) for x in X]))
+    ids = np.zeros((len(X), max(LENGTHS)), dtype=np.int64)
+    for i, x in enumerate(X):
+        ids[i, :len(x)] = x
+    model = to_onnx(est)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    check_outputs(est, session(model).run(None, {"X": ids}), X, ATOL["float32"])
+
+
+@pytest.mark.parametrize("kind", ESTIMATORS)
 def test_relu_rnn(kind):
     est = fitted(kind, "rnn", True, (4, 3), "float32", activation="relu")
     X = ragged("float32", seed=2)
