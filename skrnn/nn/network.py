@@ -1105,7 +1105,9 @@ def _embedding_backward(dE, ids, dX, real):
     mask = real.astype(bool)
     rows = ids[mask]  # (N,), one per real step, in (t, b) order
     grads = dX.transpose(0, 2, 1)[mask]  # (N, E)
-    np.add.at(dE, rows, grads.astype(dE.dtype, copy=False))
+    E = dE.shape[1]  # one index per element: numpy's add.at is fastest on 1-D operands
+    flat = (rows[:, None] * E + np.arange(E)).ravel()
+    np.add.at(dE.reshape(-1), flat, grads.astype(dE.dtype, copy=False).ravel())
     dE[0] = 0
 
 

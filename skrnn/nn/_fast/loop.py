@@ -178,7 +178,9 @@ def forward(kernel, w, X1, n_active, state0, reverse=False, keep=True, outputs=T
     with single_threaded_blas(B * H * H * kernel.n_gates):
         for k, (lo, block) in enumerate(_chunks(cols, chunk, reverse)):
             hi = min(lo + chunk, T)
-            np.matmul(w["Wb"], X1[lo:hi], out=proj[: hi - lo])
+            # the columns longest first: no step of the chunk reads past n_active[lo]
+            nb = n_active[lo] if padded else B
+            np.matmul(w["Wb"], X1[lo:hi, :, :nb], out=proj[: hi - lo, :, :nb])
             if k:  # carry the states of a ring over to the slot this chunk starts from
                 for S in (bufs[name] for name in kernel.states):
                     if len(S) <= T:
