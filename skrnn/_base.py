@@ -240,6 +240,9 @@ class BaseRNN(TransformerMixin, BaseEstimator):
             if self.n_tokens is not None and ids.max() >= self.n_tokens:
                 raise ValueError(f"X holds the token id {ids.max()}, but n_tokens="
                                  f"{self.n_tokens}: ids must be below n_tokens.")
+        elif self.network_.n_tokens is None:
+            raise ValueError(f"{type(self).__name__} was fitted on numbers, not token ids; "
+                             "set embedding_dim=None, or refit with it.")
         elif ids.max() >= self.network_.n_tokens:
             raise ValueError(
                 f"X holds the token id {ids.max()}, but {type(self).__name__} was fitted with "

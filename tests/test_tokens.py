@@ -162,6 +162,9 @@ def test_a_token_model_refuses_numbers_and_a_numeric_model_warns_about_ids(fitte
     refit.set_params(embedding_dim=None)
     with pytest.raises(ValueError, match="fitted on token ids"):
         refit.predict([np.ones((3, 1))])
+    numeric = quiet_fit(RNNClassifier(max_iter=1), [x.astype(float) for x in X], y)
+    with pytest.raises(ValueError, match="fitted on numbers"):
+        numeric.set_params(embedding_dim=4).predict(X)
 
 
 def test_token_models_persist_pickle_and_interchange(fitted, tmp_path):
