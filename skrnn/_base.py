@@ -484,6 +484,15 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         self.theta_ = self.network_.params_from_state_dict(state_dict, self.theta_.dtype)
         return self
 
+    @property
+    def n_tokens_(self):
+        """Rows of the embedding table of a model of token ids: it reads ids 0 to n_tokens_ - 1.
+
+        None for a model of numbers (``embedding_dim=None``).
+        """
+        check_is_fitted(self)
+        return self.network_.n_tokens
+
     # -- prediction -----------------------------------------------------------------------------
     _stream_output = "values"  # how head outputs become predictions (skrnn.streaming)
 

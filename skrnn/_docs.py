@@ -82,7 +82,11 @@ theta_ : ndarray of shape (`network_.n_params`,)
     data), laid out as ``network_.layout`` says. :meth:`state_dict` returns them by PyTorch's
     names and :meth:`load_state_dict` sets them.
 n_features_in_ : int
-    Features seen during fit: columns of a 2-D array, features per step otherwise.
+    Features seen during fit: columns of a 2-D array, features per step otherwise (1 for
+    token ids, one per step).
+n_tokens_ : int or None
+    Rows of the embedding table with ``embedding_dim``: ``n_tokens``, or one more than the
+    largest id of the first fit. None for a model of numbers.
 feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Defined when fit was given feature names (pandas columns).
 loss_curve_ : list of float

@@ -142,7 +142,7 @@ def test_ids_beyond_the_table_are_an_error_unless_n_tokens_leaves_room(fitted):
         RNNClassifier(embedding_dim=3, n_tokens=5).fit(X, y)
     roomy = quiet_fit(RNNClassifier(embedding_dim=3, n_tokens=40, max_iter=2, random_state=0),
                       X, y)
-    assert roomy.network_.n_tokens == 40
+    assert roomy.n_tokens_ == 40 and clf.n_tokens_ == V
     roomy.partial_fit([np.array([35, 39])], [1])  # ids the first fit did not see
     assert not roomy.state_dict()["embedding.weight"][0].any()
 
