@@ -77,7 +77,7 @@ def _warn_if_token_ids(X, seqs):
     """Warn when numbers look like token ids read as one numeric feature: integers >= 0 (an
     integer array, or a list whose first sequence is one), one per step, not just 0/1."""
     first = X[0] if isinstance(X, (list, tuple)) and len(X) else X
-    kinds = ([d.kind for d in first.dtypes] if hasattr(first, "dtypes")
+    kinds = ([d.kind for d in first.dtypes] if hasattr(first, "columns")  # a DataFrame
              else [np.asarray(first).dtype.kind])
     X3 = seqs.X3
     if all(k in "iu" for k in kinds) and X3.shape[2] == 1 and X3.min() >= 0 and X3.max() > 1:
