@@ -105,8 +105,9 @@ def test_onnxruntime_agrees_with_predict(kind, cell, bidirectional, layers, dtyp
     check_outputs(est, outputs, X, ATOL[dtype])
 
 
-@pytest.mark.parametrize("kind", ESTIMATORS)
-@pytest.mark.parametrize("cell, bidirectional", [("lstm", True), ("gru", False)])
+@pytest.mark.parametrize("kind, cell, bidirectional", [
+    ("classifier", "lstm", True), ("regressor", "gru", False), ("tagger", "gru", True),
+    ("sequence regressor", "lstm", False)])
 def test_token_models_read_0_padded_ids(kind, cell, bidirectional):
     """An embedding model's graph takes int64 ids (n, T), 0-padded; a 0 inside a sequence
     is a real step that reads the padding row, as in predict."""
