@@ -609,7 +609,7 @@ def markdown(meta, data, est_rows, engine_rows, engine_batch, profiles, micro, m
     lines = [f"Machine: {meta['machine']}; load average at the start {meta['load']}, "
              f"at the end {_load_average()}", "", f"Date: {meta['date']}; {meta['versions']}",
              "", f"Settings: {meta['settings']}", "", f"Data: {data}", "",
-             "#### Whole fit and predict (1 thread each)", "",
+             "### Whole fit and predict (1 thread each)", "",
              "| cell | fit skrnn (s) | fit PyTorch (s) | ratio | predict skrnn (ms) "
              "| predict PyTorch (ms) | ratio | training accuracy skrnn / PyTorch |",
              "|---|---|---|---|---|---|---|---|"]
@@ -620,31 +620,31 @@ def markdown(meta, data, est_rows, engine_rows, engine_batch, profiles, micro, m
                      f"| {r['acc_s']:.3f} / {r['acc_t']:.3f} |")
     lines.append("")
     if engine_rows:
-        lines += [f"#### The engine on one mini-batch (B={BATCH_SIZE}, T={engine_batch['T']}, "
+        lines += [f"### The engine on one mini-batch (B={BATCH_SIZE}, T={engine_batch['T']}, "
                   f"{engine_batch['tokens']} real steps; ms per call)", "",
                   "| cell | what | skrnn | PyTorch | ratio |", "|---|---|---|---|---|"]
         lines += [f"| {r['cell']} | {r['what']} | {1e3 * r['s']:.3f} | {1e3 * r['t']:.3f} "
                   f"| {r['s'] / r['t']:.2f} |" for r in engine_rows]
         lines.append("")
     for p in profiles:
-        lines += [f"#### Where one skrnn fit goes: {p['cell']}, {p['total']:.3f} s, "
+        lines += [f"### Where one skrnn fit goes: {p['cell']}, {p['total']:.3f} s, "
                   f"{p['steps']} train steps, {p['n_params']} parameters", "",
                   "| part | s | share | ms per step |", "|---|---|---|---|"]
         lines += [f"| {label} | {sec:.3f} | {100 * sec / p['total']:.0f}% "
                   f"| {1e3 * sec / p['steps']:.3f} |" for label, sec in p["parts"]]
         pred = p["predict"]
-        lines += ["", f"#### Where one skrnn predict goes: {p['cell']}, "
+        lines += ["", f"### Where one skrnn predict goes: {p['cell']}, "
                   f"{1e3 * pred['total']:.1f} ms", "", "| part | ms | share |", "|---|---|---|"]
         lines += [f"| {label} | {1e3 * sec:.1f} | {100 * sec / pred['total']:.0f}% |"
                   for label, sec in pred["parts"]]
         lines.append("")
     if micro:
-        lines += [f"#### Micro-timings ({micro_cell}; best of 5)", "", "| what | ms |",
+        lines += [f"### Micro-timings ({micro_cell}; best of 5)", "", "| what | ms |",
                   "|---|---|"]
         lines += [f"| {label.strip()} | {1e3 * sec:.3f} |" for label, sec in micro]
         lines.append("")
     if memory:
-        lines += ["#### Peak memory of one epoch of skrnn's fit (tracemalloc)", "",
+        lines += ["### Peak memory of one epoch of skrnn's fit (tracemalloc)", "",
                   "| cell | sequences | tokens | embeddings: peak | one-hot: peak | ratio "
                   "| input held by the caller: ids / one-hot |",
                   "|---|---|---|---|---|---|---|"]

@@ -486,7 +486,7 @@ class BaseRNN(TransformerMixin, BaseEstimator):
 
     @property
     def n_tokens_(self):
-        """Rows of the embedding table of a model of token ids: it reads ids 0 to n_tokens_ - 1.
+        """Rows of the embedding table of a model of token ids: it reads ids 0 to ``n_tokens_ - 1``.
 
         None for a model of numbers (``embedding_dim=None``).
         """
