@@ -107,7 +107,8 @@ TOKEN_FAILURES = {
 
 # The classifier only: the regressor reads token ids through the same code, and the suite's
 # time is better spent in tests/test_tokens.py.
-@parametrize_with_checks([RNNClassifier(embedding_dim=4, hidden_layer_sizes=(8,))],
+@parametrize_with_checks([RNNClassifier(embedding_dim=4, hidden_layer_sizes=(8,),
+                                         **SOLVERS["adam"])],
                          expected_failed_checks=lambda est: TOKEN_FAILURES)
 def test_token_models_pass_the_checks_that_apply(estimator, check):
     check(estimator)
