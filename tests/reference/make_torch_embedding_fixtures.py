@@ -30,9 +30,8 @@ This file imports torch; skrnn never does.
 from pathlib import Path
 
 import torch
-from make_torch_fixtures import save
-from make_torch_fixtures import (_numpy, last_features, named_parameters, recurrent_layers,
-                                 run_layers, sequence_loss)
+from make_torch_fixtures import (finish_case, named_parameters, recurrent_layers, run_layers,
+                                 save)
 
 CELLS = {"rnn_tanh": ("rnn", "tanh"), "lstm": ("lstm", "tanh"), "gru": ("gru", "tanh")}
 HIDDEN_SIZES = [(3,), (3, 2)]
@@ -59,22 +58,11 @@ def make_case(cell, activation, hidden_sizes, bidirectional, T, lengths, seed,
                                                                            float("nan")),
          "last": torch.randint(0, n_outputs, (B,))}
 
-    outputs, h_n, c_n = run_layers(layers, embedding(ids), lengths)
-    losses = {"sequence": sequence_loss(head(outputs), y["sequence"], lengths),
-              "last": torch.nn.functional.cross_entropy(head(last_features(h_n)), y["last"])}
     case = {"cell": cell, "activation": activation, "n_tokens": n_tokens,
             "input_size": input_size, "hidden_sizes": hidden_sizes,
-            "bidirectional": bidirectional, "n_outputs": n_outputs, "ids": ids,
-            "lengths": lengths, "outputs": outputs}
-    case.update({f"h_n/l{k}": h for k, h in enumerate(h_n)})
-    case.update({f"c_n/l{k}": c for k, c in enumerate(c_n or [])})
-    case.update({f"param/{name}": p for name, p in params.items()})
-    for objective, loss in losses.items():
-        grads = torch.autograd.grad(loss, list(params.values()), retain_graph=True)
-        case.update({f"grad/{objective}/{name}": g for name, g in zip(params, grads)})
-        case[f"loss/{objective}"] = loss
-        case[f"y/{objective}"] = y[objective]
-    return {key: _numpy(value) for key, value in case.items()}
+            "bidirectional": bidirectional, "n_outputs": n_outputs, "ids": ids}
+    return finish_case(case, params, head, run_layers(layers, embedding(ids), lengths), y,
+                       lengths)
 
 
 def case_name(cell_name, bidirectional, hidden_sizes):

@@ -116,12 +116,19 @@ def make_case(cell, activation, hidden_sizes, bidirectional, T, lengths, seed,
     y = {"sequence": torch.randn(B, T, n_outputs, dtype=dtype).masked_fill(padded, float("nan")),
          "last": torch.randint(0, n_outputs, (B,))}
 
-    outputs, h_n, c_n = run_layers(layers, X, lengths)
-    losses = {"sequence": sequence_loss(head(outputs), y["sequence"], lengths),
-              "last": torch.nn.functional.cross_entropy(head(last_features(h_n)), y["last"])}
     case = {"cell": cell, "activation": activation, "input_size": input_size,
             "hidden_sizes": hidden_sizes, "bidirectional": bidirectional,
-            "n_outputs": n_outputs, "X": X, "lengths": lengths, "outputs": outputs}
+            "n_outputs": n_outputs, "X": X}
+    return finish_case(case, params, head, run_layers(layers, X, lengths), y, lengths)
+
+
+def finish_case(case, params, head, run, y, lengths):
+    """``case`` with the forward pass ``run`` (outputs, h_n, c_n), both objectives' losses
+    and their gradients with respect to ``params``, as a flat dict of NumPy arrays."""
+    outputs, h_n, c_n = run
+    losses = {"sequence": sequence_loss(head(outputs), y["sequence"], lengths),
+              "last": torch.nn.functional.cross_entropy(head(last_features(h_n)), y["last"])}
+    case = {**case, "lengths": lengths, "outputs": outputs}
     case.update({f"h_n/l{k}": h for k, h in enumerate(h_n)})
     case.update({f"c_n/l{k}": c for k, c in enumerate(c_n or [])})
     case.update({f"param/{name}": p for name, p in params.items()})
