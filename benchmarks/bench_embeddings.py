@@ -57,11 +57,9 @@ Examples
 """
 
 import argparse
-import datetime
 import gc
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -80,7 +78,7 @@ import torch.nn.functional as torch_F  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence  # noqa: E402
 
 import skrnn  # noqa: E402
-from bench_engine import _cpu_model, _time_calls, blas_description, set_threads  # noqa: E402
+from bench_engine import _time_calls, describe_run, set_threads  # noqa: E402
 from skrnn import RNNClassifier  # noqa: E402
 from skrnn import _training  # noqa: E402
 from skrnn.nn import RecurrentNetwork, network  # noqa: E402
@@ -698,12 +696,7 @@ def main(argv=None):
     torch.set_num_interop_threads(1)
     set_threads(1)
     meta = dict(
-        machine=f"{platform.processor() or platform.machine()}, "
-                f"{os.cpu_count()} logical CPUs, {_cpu_model()}",
-        date=datetime.date.today().isoformat(),
-        versions=f"Python {platform.python_version()}, skrnn {skrnn.__version__}, "
-                 f"numpy {np.__version__}, torch {torch.__version__}; "
-                 f"BLAS: {blas_description()}",
+        describe_run(skrnn.__version__),
         load=_load_average(),
         settings=f"V={N_TOKENS}, E={EMBEDDING_DIM}, H={HIDDEN}, batch {BATCH_SIZE}, "
                  f"epochs={args.epochs}, Adam lr={LEARNING_RATE}, clip {MAX_GRAD_NORM}, "

@@ -380,12 +380,7 @@ def main(argv=None):
 
     torch.set_num_interop_threads(1)
     set_threads(1)
-    meta = dict(
-        machine=f"{platform.processor() or platform.machine()}, "
-                f"{os.cpu_count()} logical CPUs, {_cpu_model()}",
-        date=datetime.date.today().isoformat(),
-        versions=f"Python {platform.python_version()}, numpy {np.__version__}, "
-                 f"torch {torch.__version__}; BLAS: {blas_description()}")
+    meta = describe_run()
 
     def log(line):
         print(line, flush=True)
@@ -441,6 +436,18 @@ def main(argv=None):
         Path(args.markdown).write_text(
             markdown(rows, summary, gemm_peak, gflops_rows, memory, meta) + "\n")
         log(f"\nmarkdown written to {args.markdown}")
+
+
+def describe_run(skrnn_version=None):
+    """The machine, the date and the versions of a run, as the benchmark scripts print them
+    (dict with "machine", "date", "versions")."""
+    skrnn_part = f", skrnn {skrnn_version}" if skrnn_version else ""
+    return dict(
+        machine=f"{platform.processor() or platform.machine()}, "
+                f"{os.cpu_count()} logical CPUs, {_cpu_model()}",
+        date=datetime.date.today().isoformat(),
+        versions=f"Python {platform.python_version()}{skrnn_part}, numpy {np.__version__}, "
+                 f"torch {torch.__version__}; BLAS: {blas_description()}")
 
 
 def _cpu_model():

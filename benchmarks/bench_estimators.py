@@ -68,10 +68,7 @@ Examples
 """
 
 import argparse
-import datetime
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -89,7 +86,7 @@ import torch.nn.functional as torch_F  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence  # noqa: E402
 
 import skrnn  # noqa: E402
-from bench_engine import _cpu_model, _time_calls, blas_description, set_threads  # noqa: E402
+from bench_engine import _time_calls, describe_run, set_threads  # noqa: E402
 from skrnn import RNNClassifier, RNNRegressor  # noqa: E402
 
 CELLS = ("rnn", "gru", "lstm")
@@ -454,13 +451,7 @@ def main(argv=None):
     started = time.perf_counter()
     torch.set_num_interop_threads(1)
     set_threads(1)
-    meta = dict(
-        machine=f"{platform.processor() or platform.machine()}, "
-                f"{os.cpu_count()} logical CPUs, {_cpu_model()}",
-        date=datetime.date.today().isoformat(),
-        versions=f"Python {platform.python_version()}, skrnn {skrnn.__version__}, "
-                 f"numpy {np.__version__}, torch {torch.__version__}; "
-                 f"BLAS: {blas_description()}")
+    meta = describe_run(skrnn.__version__)
     settings = (f"epochs={args.epochs}, repeats={args.repeats}, "
                 f"predict min_time={args.min_time}s, settle={args.settle}s (more than one "
                 "thread), float32")
