@@ -87,12 +87,16 @@ class Stream:
         self.n_steps_ = 0
 
     def _build(self):
-        """The per-layer steppers, from the zero state (:meth:`RecurrentNetwork.steppers`)."""
+        """The per-layer steppers, from the zero state (:meth:`RecurrentNetwork.steppers`), and
+        a token model's embedding table."""
         self._layers = self._network.steppers(self._theta, self._dtype, self.n_streams)
+        self._table = (self._network.unpack(self._theta)["embedding.weight"]
+                       if self._network.n_tokens else None)  # token models: the lookup
 
     def __getstate__(self):
         state = self.__dict__.copy()  # steppers hold bound buffers: pickle their states only
         state["_layers"] = [layer.get_state() for layer in self._layers]
+        del state["_table"]  # a view of theta, rebuilt with the steppers
         return state
 
     def __setstate__(self, state):
@@ -229,7 +233,7 @@ class Stream:
             if ids.shape != (n,):
                 raise ValueError(f"a step of a token model holds one id per stream, "
                                  f"{n} in all, got shape {np.shape(x)}")
-            return self._network.unpack(self._theta)["embedding.weight"][ids]
+            return self._table[ids]
         x = _numbers(x, "x")
         if x.shape != (n, D):
             if x.size != n * D or x.ndim > 1 or not (x.ndim == 0 or n == 1 or D == 1):
