@@ -49,6 +49,8 @@ import torch  # noqa: E402
 import torch.nn.functional as torch_F  # noqa: E402
 
 from skrnn.nn import RecurrentNetwork  # noqa: E402
+from skrnn.nn._fast import numba_available  # noqa: E402
+from skrnn.nn.config import config_context  # noqa: E402
 from skrnn.nn.optimizers import Adam, clip_grad_norm  # noqa: E402
 from skrnn.nn._fast.buffers import clear_workspace, workspace  # noqa: E402
 
@@ -92,29 +94,36 @@ def _time_calls(fn, k):
     return (time.perf_counter() - t0) / k
 
 
-def time_pair(fa, fb, repeats, min_time, settle=0.0):
-    """Median seconds per call of fa and fb, measured alternately (interleaved).
+def time_group(fns, repeats, min_time, settle=0.0):
+    """Median seconds per call of each function, measured in turn (interleaved, the order
+    reversed every other round).
 
     ``settle`` seconds of sleep before each measurement let the other library's worker threads,
     which spin for a while after their last task, go idle first.
     """
-    fa(), fb()  # warm up: allocations, optimizer state, oneDNN primitives
-    ka = max(1, math.ceil(min_time / max(_time_calls(fa, 1), 1e-7)))
-    kb = max(1, math.ceil(min_time / max(_time_calls(fb, 1), 1e-7)))
-    ta, tb = [], []
-
-    def measure(fn, k, times):
-        time.sleep(settle)
-        times.append(_time_calls(fn, k))
-
+    for fn in fns:
+        fn()  # warm up: allocations, optimizer state, oneDNN primitives, compiled kernels
+    ks = [max(1, math.ceil(min_time / max(_time_calls(fn, 1), 1e-7))) for fn in fns]
+    times = [[] for _ in fns]
     for r in range(repeats):
-        if r % 2 == 0:
-            measure(fa, ka, ta)
-            measure(fb, kb, tb)
-        else:
-            measure(fb, kb, tb)
-            measure(fa, ka, ta)
-    return statistics.median(ta), statistics.median(tb)
+        order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
+        for i in order:
+            time.sleep(settle)
+            times[i].append(_time_calls(fns[i], ks[i]))
+    return [statistics.median(t) for t in times]
+
+
+def time_pair(fa, fb, repeats, min_time, settle=0.0):
+    """Median seconds per call of fa and fb, measured alternately (:func:`time_group`)."""
+    return tuple(time_group([fa, fb], repeats, min_time, settle))
+
+
+def with_kernels(kernels, fn):
+    """``fn`` run with the engine's ``kernels`` setting (skrnn.config_context)."""
+    def run():
+        with config_context(kernels=kernels):
+            return fn()
+    return run
 
 
 # -- the two implementations -----------------------------------------------------------------
@@ -223,7 +232,9 @@ def peak_memory(cell, B, T, F, H, tbptt_steps):
 
 
 # -- running the grid ------------------------------------------------------------------------
-def run_grid(cells, grid, threads, repeats, min_time, log, settle=0.0):
+def run_grid(cells, grid, threads, repeats, min_time, log, settle=0.0, kernels=("numpy",)):
+    """One row per grid point and ``kernels`` setting; the settings and PyTorch are timed
+    interleaved at each point."""
     rows = []
     for cell in cells:
         for B in grid["B"]:
@@ -232,24 +243,27 @@ def run_grid(cells, grid, threads, repeats, min_time, log, settle=0.0):
                     for H in grid["H"]:
                         net, theta, model, X, y, lengths = make_problem(cell, B, T, F, H)
                         check_agreement(net, theta, model, X, lengths, y)
-                        s_train, t_train = time_pair(
-                            skrnn_train_step(net, theta, X, lengths, y),
-                            torch_train_step(model, X, y), repeats, min_time, settle)
+                        *s_train, t_train = time_group(
+                            [with_kernels(k, skrnn_train_step(net, theta, X, lengths, y))
+                             for k in kernels] + [torch_train_step(model, X, y)],
+                            repeats, min_time, settle)
                         Xt = torch.from_numpy(X)
 
                         def torch_infer():
                             with torch.inference_mode():
                                 return model(Xt)
 
-                        s_inf, t_inf = time_pair(lambda: net.forward(theta, X, lengths),
-                                                 torch_infer, repeats, min_time, settle)
+                        *s_inf, t_inf = time_group(
+                            [with_kernels(k, lambda: net.forward(theta, X, lengths))
+                             for k in kernels] + [torch_infer], repeats, min_time, settle)
                         flops = train_gemm_flops(cell, B, T, F, H)
-                        row = dict(cell=cell, threads=threads, B=B, T=T, F=F, H=H,
-                                   s_train=s_train, t_train=t_train, s_inf=s_inf, t_inf=t_inf,
-                                   gflops_s=flops / s_train / 1e9,
-                                   gflops_t=flops / t_train / 1e9)
-                        rows.append(row)
-                        log(_row_line(row))
+                        for k, s_tr, s_in in zip(kernels, s_train, s_inf):
+                            row = dict(cell=cell, kernels=k, threads=threads, B=B, T=T, F=F,
+                                       H=H, s_train=s_tr, t_train=t_train, s_inf=s_in,
+                                       t_inf=t_inf, gflops_s=flops / s_tr / 1e9,
+                                       gflops_t=flops / t_train / 1e9)
+                            rows.append(row)
+                            log(_row_line(row))
     return rows
 
 
@@ -260,27 +274,28 @@ def geomean(values):
 def _row_line(r):
     rt, ri = r["s_train"] / r["t_train"], r["s_inf"] / r["t_inf"]
     flag = " !" if max(rt, ri) > FLAG_RATIO else ""
-    return (f"{r['cell']:<5} {r['threads']:>2} {r['B']:>4} {r['T']:>4} {r['F']:>3} {r['H']:>4} "
+    return (f"{r['cell']:<5} {r['kernels']:<5} {r['threads']:>2} {r['B']:>4} {r['T']:>4} {r['F']:>3} {r['H']:>4} "
             f"{1e3 * r['s_train']:>10.3f} {1e3 * r['t_train']:>10.3f} {rt:>6.2f}  "
             f"{1e3 * r['s_inf']:>9.3f} {1e3 * r['t_inf']:>9.3f} {ri:>6.2f}{flag}")
 
 
-HEADER = (f"{'cell':<5} {'th':>2} {'B':>4} {'T':>4} {'F':>3} {'H':>4} "
+HEADER = (f"{'cell':<5} {'kern':<5} {'th':>2} {'B':>4} {'T':>4} {'F':>3} {'H':>4} "
           f"{'train sk':>10} {'train pt':>10} {'ratio':>6}  {'infer sk':>9} {'infer pt':>9} "
           f"{'ratio':>6}   (ms per step; ratio = skrnn / PyTorch; ! = ratio > {FLAG_RATIO})")
 
 
-def summarize(rows, cells, thread_counts):
-    """Per cell and thread count: geometric means of the ratios and their targets."""
+def summarize(rows, cells, thread_counts, kernels=("numpy",)):
+    """Per cell, kernels setting and thread count: geometric means of the ratios."""
     out = []
     for threads in thread_counts:
-        for cell in cells:
-            sel = [r for r in rows if r["cell"] == cell and r["threads"] == threads]
+        for cell, k in ((c, k) for c in cells for k in kernels):
+            sel = [r for r in rows
+                   if r["cell"] == cell and r["threads"] == threads and r["kernels"] == k]
             if not sel:
                 continue
             rt = [r["s_train"] / r["t_train"] for r in sel]
             ri = [r["s_inf"] / r["t_inf"] for r in sel]
-            out.append(dict(cell=cell, threads=threads, n=len(sel),
+            out.append(dict(cell=cell, kernels=k, threads=threads, n=len(sel),
                             train=geomean(rt), train_min=min(rt), train_max=max(rt),
                             infer=geomean(ri), infer_min=min(ri), infer_max=max(ri),
                             flagged=[r for r in sel
@@ -296,13 +311,14 @@ def markdown(rows, summary, gemm_peak, gflops_rows, memory, meta):
              f"Single-thread float32 GEMM (2048 x 2048, numpy): **{gemm_peak:.1f} GFLOP/s**", ""]
     if summary:
         lines += ["### Summary: geometric mean of skrnn time / PyTorch time", "",
-                  "| cell | threads | points | train | (min-max) | target | inference "
+                  "| cell | kernels | threads | points | train | (min-max) | target | inference "
                   "| (min-max) | target | points > 1.5 |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in summary:
             tt, ti = TARGETS[s["cell"]]
             lines.append(
-                f"| {s['cell']} | {s['threads']} | {s['n']} | **{s['train']:.2f}** "
+                f"| {s['cell']} | {s['kernels']} | {s['threads']} | {s['n']} "
+                f"| **{s['train']:.2f}** "
                 f"| {s['train_min']:.2f}-{s['train_max']:.2f} | {tt} "
                 f"{'met' if s['train'] <= tt else 'MISSED'} | **{s['infer']:.2f}** "
                 f"| {s['infer_min']:.2f}-{s['infer_max']:.2f} | {ti} "
@@ -313,10 +329,11 @@ def markdown(rows, summary, gemm_peak, gflops_rows, memory, meta):
                   "GEMM flops counted: input projection, per-step recurrent GEMMs, per-step "
                   "dh_prev = dZ W_hh, weight-gradient GEMMs (dX is not computed for the first "
                   "layer).", "",
-                  "| cell | B | T | F | skrnn GFLOP/s | share of GEMM peak | PyTorch GFLOP/s |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| cell | kernels | B | T | F | skrnn GFLOP/s | share of GEMM peak "
+                  "| PyTorch GFLOP/s |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in gflops_rows:
-            lines.append(f"| {r['cell']} | {r['B']} | {r['T']} | {r['F']} | {r['gflops_s']:.1f} "
+            lines.append(f"| {r['cell']} | {r['kernels']} | {r['B']} | {r['T']} | {r['F']} | {r['gflops_s']:.1f} "
                          f"| {100 * r['gflops_s'] / gemm_peak:.0f}% | {r['gflops_t']:.1f} |")
         lines.append("")
     if memory:
@@ -336,15 +353,16 @@ def markdown(rows, summary, gemm_peak, gflops_rows, memory, meta):
     for threads in sorted({r["threads"] for r in rows}):
         lines += [f"### Every grid point, {threads} thread{'s' if threads > 1 else ''} "
                   "(ms per step)", "",
-                  "| cell | B | T | F | H | train skrnn | train PyTorch | ratio "
+                  "| cell | kernels | B | T | F | H | train skrnn | train PyTorch | ratio "
                   "| infer skrnn | infer PyTorch | ratio |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             if r["threads"] != threads:
                 continue
             rt, ri = r["s_train"] / r["t_train"], r["s_inf"] / r["t_inf"]
             fmt = lambda v: f"**{v:.2f}**" if v > FLAG_RATIO else f"{v:.2f}"  # noqa: E731
-            lines.append(f"| {r['cell']} | {r['B']} | {r['T']} | {r['F']} | {r['H']} "
+            lines.append(f"| {r['cell']} | {r['kernels']} | {r['B']} | {r['T']} | {r['F']} "
+                         f"| {r['H']} "
                          f"| {1e3 * r['s_train']:.3f} | {1e3 * r['t_train']:.3f} | {fmt(rt)} "
                          f"| {1e3 * r['s_inf']:.3f} | {1e3 * r['t_inf']:.3f} | {fmt(ri)} |")
         lines.append("")
@@ -368,6 +386,9 @@ def main(argv=None):
                    help="seconds to sleep before each measurement when running with more than "
                         "one thread, so that the other library's spinning worker threads go "
                         "idle (default 0.02)")
+    p.add_argument("--kernels", nargs="+", choices=("numpy", "numba"),
+                   help="the engine's kernels to time, each against PyTorch (default: numpy, "
+                        "and numba when it is installed)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak memory measurement")
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as markdown")
     args = p.parse_args(argv)
@@ -377,6 +398,11 @@ def main(argv=None):
         if getattr(args, axis):
             grid[axis] = tuple(getattr(args, axis))
     repeats = args.repeats or (3 if args.quick else 5)
+    kernels = tuple(args.kernels or (("numpy", "numba") if numba_available() else ("numpy",)))
+    if "numba" in kernels:
+        t0 = time.perf_counter()
+        from skrnn.nn._fast import compiled  # noqa: F401 - compiles, or loads numba's cache
+        compile_s = time.perf_counter() - t0
 
     torch.set_num_interop_threads(1)
     set_threads(1)
@@ -388,6 +414,9 @@ def main(argv=None):
     log(f"{meta['machine']}\n{meta['date']}; {meta['versions']}")
     gemm_peak = measure_gemm_peak()
     log(f"single-thread float32 GEMM 2048x2048: {gemm_peak:.1f} GFLOP/s")
+    if "numba" in kernels:
+        log(f"compiled kernels: numba {compiled.numba.__version__}, ready in {compile_s:.2f} s (numba "
+            "import and compilation, or loading numba's on-disk cache)")
     log(f"grid: {grid}, repeats={repeats}, min_time={args.min_time}s, "
         f"settle={args.settle}s (more than one thread)\n")
 
@@ -396,14 +425,14 @@ def main(argv=None):
     for threads in args.threads:
         set_threads(threads)
         rows += run_grid(args.cells, grid, threads, repeats, args.min_time, log,
-                         args.settle if threads > 1 else 0.0)
+                         args.settle if threads > 1 else 0.0, kernels)
     set_threads(1)
 
-    summary = summarize(rows, args.cells, args.threads)
+    summary = summarize(rows, args.cells, args.threads, kernels)
     log("\ngeometric mean of skrnn / PyTorch time (target), range:")
     for s in summary:
         tt, ti = TARGETS[s["cell"]]
-        log(f"  {s['cell']:<5} {s['threads']} thr ({s['n']} points): "
+        log(f"  {s['cell']:<5} {s['kernels']:<5} {s['threads']} thr ({s['n']} points): "
             f"train {s['train']:.2f} ({tt}, {'met' if s['train'] <= tt else 'MISSED'}) "
             f"[{s['train_min']:.2f}-{s['train_max']:.2f}]   "
             f"infer {s['infer']:.2f} ({ti}, {'met' if s['infer'] <= ti else 'MISSED'}) "
@@ -415,7 +444,7 @@ def main(argv=None):
     if gflops_rows:
         log(f"\nachieved GEMM rate at H=256, 1 thread (peak {gemm_peak:.1f} GFLOP/s):")
         for r in gflops_rows:
-            log(f"  {r['cell']:<5} B={r['B']:<4} T={r['T']:<4} F={r['F']:<3} "
+            log(f"  {r['cell']:<5} {r['kernels']:<5} B={r['B']:<4} T={r['T']:<4} F={r['F']:<3} "
                 f"skrnn {r['gflops_s']:6.1f} GFLOP/s ({100 * r['gflops_s'] / gemm_peak:3.0f}%)"
                 f"   PyTorch {r['gflops_t']:6.1f} GFLOP/s")
 

@@ -8,6 +8,7 @@ from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
 from ._sequence_regressor import RNNSequenceRegressor
 from ._tagger import RNNSequenceTagger
+from .nn.config import config_context, get_config, set_config
 from .forecasting import RNNForecaster, make_windows
 from .preprocessing import SequenceScaler
 from .text import TokenEncoder
@@ -16,4 +17,5 @@ __version__ = "0.1.0.dev0"
 
 __all__ = ["RNNClassifier", "RNNRegressor", "RNNSequenceTagger", "RNNSequenceRegressor",
            "__version__",
-           "SequenceScaler", "make_windows", "RNNForecaster", "TokenEncoder"]
+           "SequenceScaler", "make_windows", "RNNForecaster", "TokenEncoder",
+           "set_config", "get_config", "config_context"]

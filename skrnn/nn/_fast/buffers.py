@@ -25,7 +25,7 @@ from scipy.linalg.blas import dgemm, sgemm
 
 __all__ = ["Workspace", "workspace", "clear_workspace", "trim_workspace", "kept_rings",
            "bind_gemm_accs",
-           "single_threaded_blas", "step_views", "cols_per_step", "gate_blocks"]
+           "single_threaded_blas", "step_views", "step_slabs", "cols_per_step", "gate_blocks"]
 
 _GEMM = {np.dtype(np.float32): sgemm, np.dtype(np.float64): dgemm}
 
@@ -413,6 +413,15 @@ def step_views(a, index, ns):
         return _steps(a, index)
     return [v if n == full else v[..., :n] if n else None
             for v, n in zip(_steps(a, index), ns)]
+
+
+def step_slabs(a, index):
+    """Per-step slabs ``a[t]``, every column, for t in index; None where t is out of range.
+
+    The compiled kernels take whole slabs (C-contiguous whenever ``a`` is) and the number of
+    active columns, rather than views of the active columns.
+    """
+    return _steps(a, index)
 
 
 def gate_blocks(a, k):

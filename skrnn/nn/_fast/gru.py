@@ -52,14 +52,16 @@ class GRUKernel:
     def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots):
         """Buffers of one direction: ``A`` (T, 3H, B) receives the input projection and
         becomes the activated gates (r, z, n); ``HS`` (T+1, H, B) the states; ``HN``
-        (T, H, B) = W_hn h + b_hn. The caller initialises the state slots."""
+        (T, H, B) = W_hn h + b_hn; ``H_prev`` (T, H, B) views the state slot each step reads.
+        The caller initialises the state slots."""
         H = w["W_hn"].shape[0]
         dt = w["W_hn"].dtype
         A = ws.empty((T, 3 * H, B), dt)
         HN = ws.empty((T, H, B), dt)
         HN[...] = w["b_hn"][:, None]
-        return {"A": A, "proj": A, "HS": ws.empty((slots, H, B), dt), "HN": HN,
-                "tmp": ws.empty((H, B), dt)}
+        HS = ws.empty((slots, H, B), dt)
+        return {"A": A, "proj": A, "HS": HS, "H_prev": HS[1:] if reverse else HS[:-1],
+                "HN": HN, "tmp": ws.empty((H, B), dt)}
 
     def refill(self, w, bufs):
         """Before a step over buffers that an earlier step used (a stepper's): ``HN`` starts

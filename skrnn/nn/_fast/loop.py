@@ -99,7 +99,7 @@ def kept_ring(kernel, w, T, B, state0, reverse, chunk):
     """
     rings = kept_rings()
     arrays = {k: v for k, v in w.items() if isinstance(v, np.ndarray)}
-    key = (kernel.name, chunk, B, state0[0].shape, state0[0].dtype, reverse,
+    key = (type(kernel), kernel.name, chunk, B, state0[0].shape, state0[0].dtype, reverse,
            tuple((k, v.shape) for k, v in arrays.items()))
     kept = rings.pop(key, None)
     if kept is None:

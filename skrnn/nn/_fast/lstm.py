@@ -55,7 +55,7 @@ class LSTMKernel:
         which receive the input projection and become the activated gates, and the cell states
         ``CS`` (chunk+1, H, B), a ring unless chunk = T; ``G_C`` (chunk, 2H, B) views the g
         gate of each step with the cell state it reads, ``C_out`` (chunk, H, B) the slot each
-        step writes. ``HS`` (slots, H, B) holds the states and ``TC`` tanh(c) (T slots, one
+        step writes and ``C_prev`` (chunk, H, B) the slot it reads. ``HS`` (slots, H, B) holds the states and ``TC`` tanh(c) (T slots, one
         unless ``keep``). The caller initialises the state slots."""
         H = w["W_hh_s"].shape[1]
         dt = w["W_hh_s"].dtype
@@ -66,6 +66,7 @@ class LSTMKernel:
         G_C = Z.reshape(-1, B)[g : g + chunk * 5 * H].reshape(chunk, 5 * H, B)[:, : 2 * H]
         TC = (ws.zeros if keep and padded else ws.empty)((T if keep else 1, H, B), dt)
         return {"Z": Z, "A": A[:chunk], "proj": A[:chunk], "CS": CS, "G_C": G_C,
+                "C_prev": CS[1:] if reverse else CS[:chunk],
                 "C_out": CS[:chunk] if reverse else CS[1:], "HS": ws.empty((slots, H, B), dt),
                 "TC": TC, "pair": ws.empty((2 * H, B), dt)}
 

@@ -52,10 +52,11 @@ class RNNKernel:
     # -- forward -----------------------------------------------------------------------------
     def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots):
         """``HS`` (T+1, H, B) holds the states; the input projection goes into the T slots the
-        steps write (zero at padded steps, as ``X1`` is)."""
+        steps write, ``H_out`` (zero at padded steps, as ``X1`` is)."""
         H = w["W_hh"].shape[0]
         HS = ws.empty((T + 1, H, B), w["W_hh"].dtype)
-        return {"HS": HS, "proj": HS[:T] if reverse else HS[1:]}
+        outputs = HS[:T] if reverse else HS[1:]
+        return {"HS": HS, "proj": outputs, "H_out": outputs}
 
     def forward_args(self, w, bufs, cols):
         """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator)."""

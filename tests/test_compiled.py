@@ -1,0 +1,181 @@
+"""The compiled kernels (``skrnn.nn._fast.compiled``, numba) and the setting that chooses them.
+
+With numba installed, "auto" runs the LSTM and GRU on the compiled kernels and the vanilla RNN
+on the NumPy kernels, so the engine's tests (test_fast_path.py and others, against the
+step-by-step reference to 1e-12 in float64) check those. This module runs the same tests with
+the choice swapped: the LSTM and GRU on the NumPy kernels, the vanilla RNN compiled. So every
+cell on both kernels equals the reference to 1e-12 in float64. Then float32, where the compiled
+steps use a rational tanh, against a stated bound; the setting itself; estimators end to end.
+"""
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+import skrnn  # noqa: E402
+import skrnn.nn._fast as fast  # noqa: E402
+from skrnn import RNNClassifier, RNNRegressor  # noqa: E402
+from skrnn.nn import RecurrentNetwork  # noqa: E402
+from skrnn.nn._fast import compiled  # noqa: E402
+
+# The engine's tests, collected again here under the swapped choice (the autouse fixture).
+from test_fast_path import (  # noqa: E402, F401
+    test_a_sequence_without_steps_keeps_its_initial_state, test_dropout_equals_the_reference,
+    test_fast_path_equals_the_reference, test_float32_agrees_with_the_float64_reference,
+    test_inference_in_chunks_equals_the_reference, test_truncated_bptt_equals_the_reference)
+from test_inference_chunks import (  # noqa: E402, F401
+    test_chunked_inference_equals_one_chunk, test_kept_rings_give_the_results_of_fresh_ones)
+from test_states import (  # noqa: E402, F401
+    test_fast_path_initial_states_equal_reference, test_fast_stepper_equals_the_reference,
+    test_streams_in_threads_give_the_serial_results)
+
+# Documented in docs/user_guide/speed.rst: in float32 the compiled and NumPy kernels agree
+# within these bounds (outputs of a network with values of order 1; gradients relative to
+# their largest entry).
+FLOAT32_OUTPUT_ATOL = 2e-5
+FLOAT32_GRAD_RTOL = 2e-4
+TANH_ATOL = 3.3e-7
+
+
+@pytest.fixture(autouse=True)
+def swapped_kernels(monkeypatch):
+    """"auto" runs the cells it would not run compiled, compiled, and the others on NumPy."""
+    monkeypatch.setattr(fast, "AUTO_COMPILED", {"rnn"})
+
+
+def test_the_swap_reaches_the_kernels():
+    for cell, expected in (("lstm", False), ("gru", False), ("rnn", True)):
+        assert fast.use_compiled(cell, np.float64) is expected, cell
+
+
+# -- float32 -------------------------------------------------------------------------------
+def test_rational_tanh_is_within_its_bound_and_keeps_nan_and_infinities():
+    x = np.concatenate([np.linspace(-12, 12, 200_001), np.geomspace(1e-30, 1e-3, 1000),
+                        [0.0, -0.0, 8.99, 9.0, 9.01, 1e30, -1e30]]).astype(np.float32)
+    y = x.reshape(1, -1).copy()
+    compiled.rnn_tanh_forward_step(y, y.shape[1])
+    exact = np.tanh(x.astype(np.float64))
+    assert np.abs(y[0] - exact).max() <= TANH_ATOL
+    assert np.abs(y[0]).max() <= 1.0
+    tiny = np.abs(x) < 1e-3  # near 0 the error is relative, a few units in the last place
+    np.testing.assert_allclose(y[0][tiny], x[tiny], rtol=5e-7)
+    special = np.array([[np.nan, np.inf, -np.inf]], np.float32)
+    compiled.rnn_tanh_forward_step(special, 3)
+    assert np.isnan(special[0, 0]) and special[0, 1] == 1 and special[0, 2] == -1
+
+
+@pytest.mark.parametrize("cell,activation", [("lstm", "tanh"), ("gru", "tanh"),
+                                             ("rnn", "tanh"), ("rnn", "relu")])
+def test_float32_compiled_and_numpy_kernels_agree_within_the_stated_bound(cell, activation):
+    rng = np.random.default_rng(3)
+    net = RecurrentNetwork(cell, 5, hidden_sizes=(32, 16), n_outputs=3, bidirectional=True,
+                           activation=activation)
+    theta = net.init_params(rng, np.float32)
+    theta += rng.normal(scale=0.1, size=theta.shape).astype(np.float32)
+    X = rng.normal(size=(16, 40, 5)).astype(np.float32)
+    lengths = rng.integers(1, 41, size=16)
+    y = rng.integers(0, 3, size=16)
+    results = {}
+    for kernels in ("numpy", "numba"):
+        with skrnn.config_context(kernels=kernels):
+            results[kernels] = (net.forward(theta, X, lengths),
+                                net.loss_and_grad(theta, X, lengths, y, "softmax")[1])
+    (out_np, grad_np), (out_nb, grad_nb) = results["numpy"], results["numba"]
+    assert out_nb.dtype == grad_nb.dtype == np.float32
+    np.testing.assert_allclose(out_nb, out_np, rtol=0, atol=FLOAT32_OUTPUT_ATOL)
+    assert np.abs(grad_nb - grad_np).max() <= FLOAT32_GRAD_RTOL * np.abs(grad_np).max()
+
+
+# -- the setting ---------------------------------------------------------------------------
+def test_each_setting_runs_the_kernels_it_names():
+    with skrnn.config_context(kernels="numba"):
+        assert all(fast.use_compiled(c, np.float32) for c in ("lstm", "gru", "rnn"))
+    with skrnn.config_context(kernels="numpy"):
+        assert not any(fast.use_compiled(c, np.float32) for c in ("lstm", "gru", "rnn"))
+
+
+def test_auto_without_numba_runs_the_numpy_kernels(monkeypatch):
+    monkeypatch.setattr(fast, "numba_available", lambda: False)
+    assert not any(fast.use_compiled(c, np.float64) for c in ("lstm", "gru", "rnn"))
+
+
+def test_set_config_and_context():
+    assert skrnn.get_config()["kernels"] == "auto"
+    skrnn.set_config(kernels="numpy")
+    try:
+        with skrnn.config_context():  # None keeps the value
+            assert skrnn.get_config()["kernels"] == "numpy"
+        seen = {}
+        with skrnn.config_context(kernels="numba"):
+            thread = threading.Thread(target=lambda: seen.update(skrnn.get_config()))
+            thread.start()
+            thread.join()
+            assert skrnn.get_config()["kernels"] == "numba"
+        assert seen["kernels"] == "numpy"  # a context is the calling thread's only
+        assert skrnn.get_config()["kernels"] == "numpy"
+    finally:
+        skrnn.set_config(kernels="auto")
+
+
+@pytest.mark.parametrize("call", [lambda: skrnn.set_config(kernels="fast"),
+                                  lambda: skrnn.config_context(kernels="C").__enter__()])
+def test_bad_settings_are_refused(call):
+    with pytest.raises(ValueError, match="kernels must be one of 'auto', 'numba', 'numpy'"):
+        call()
+    assert skrnn.get_config()["kernels"] == "auto"
+
+
+def run_python(code, **env):
+    import os
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_environment_variable_sets_the_start_value_and_is_checked():
+    ok = run_python("import skrnn; print(skrnn.get_config()['kernels'])", SKRNN_KERNELS="numpy")
+    assert ok.stdout.strip() == "numpy", ok.stderr
+    bad = run_python("import numpy as np, skrnn\n"
+                     "skrnn.RNNClassifier('lstm', (2,), max_iter=1)"
+                     ".fit(np.zeros((4, 3, 1)), [0, 1, 0, 1])", SKRNN_KERNELS="fastest")
+    assert bad.returncode != 0 and "SKRNN_KERNELS" in bad.stderr and "'fastest'" in bad.stderr
+
+
+def test_without_numba_forcing_the_compiled_kernels_says_how_to_install_them():
+    code = ("import sys; sys.modules['numba'] = None\n"
+            "import numpy as np, skrnn\n"
+            "skrnn.RNNClassifier('lstm', (2,), max_iter=1).fit(np.zeros((4, 3, 1)), [0, 1, 0, 1])\n"
+            "print('auto fitted')\n"
+            "skrnn.set_config(kernels='numba')\n")
+    out = run_python(code)
+    assert "auto fitted" in out.stdout, out.stderr
+    assert "ImportError" in out.stderr and "pip install 'skrnn[fast]'" in out.stderr
+
+
+def test_importing_skrnn_does_not_import_numba():
+    out = run_python("import sys, numpy as np, skrnn\n"
+                     "assert 'numba' not in sys.modules\n"
+                     "skrnn.RNNClassifier('rnn', (2,), max_iter=1).fit(np.zeros((4, 3, 1)), "
+                     "[0, 1, 0, 1])\n"
+                     "assert 'numba' not in sys.modules  # auto runs the vanilla RNN on NumPy\n")
+    assert out.returncode == 0, out.stderr
+
+
+# -- estimators end to end -----------------------------------------------------------------
+@pytest.mark.parametrize("Est,cell", [(RNNClassifier, "lstm"), (RNNRegressor, "gru")])
+def test_a_float64_fit_does_not_depend_on_the_kernels(Est, cell):
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 2)) for n in rng.integers(3, 12, size=40)]
+    y = np.array([x[:, 0].sum() > 0 for x in X]).astype(int)
+    fits = {}
+    for kernels in ("numpy", "numba"):
+        with skrnn.config_context(kernels=kernels):
+            est = Est(cell=cell, hidden_layer_sizes=(6,), bidirectional=True, max_iter=15,
+                      batch_size=16, random_state=0).fit(X, y)
+            fits[kernels] = (est.theta_, est.predict(X))
+    np.testing.assert_allclose(fits["numba"][0], fits["numpy"][0], rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(fits["numba"][1], fits["numpy"][1], rtol=1e-9, atol=1e-11)
