@@ -399,11 +399,6 @@ def main(argv=None):
             grid[axis] = tuple(getattr(args, axis))
     repeats = args.repeats or (3 if args.quick else 5)
     kernels = tuple(args.kernels or (("numpy", "numba") if numba_available() else ("numpy",)))
-    if "numba" in kernels:
-        t0 = time.perf_counter()
-        from skrnn.nn._fast import compiled  # noqa: F401 - compiles, or loads numba's cache
-        compile_s = time.perf_counter() - t0
-
     torch.set_num_interop_threads(1)
     set_threads(1)
     meta = describe_run()
@@ -415,8 +410,9 @@ def main(argv=None):
     gemm_peak = measure_gemm_peak()
     log(f"single-thread float32 GEMM 2048x2048: {gemm_peak:.1f} GFLOP/s")
     if "numba" in kernels:
-        log(f"compiled kernels: numba {compiled.numba.__version__}, ready in {compile_s:.2f} s (numba "
-            "import and compilation, or loading numba's on-disk cache)")
+        from skrnn.nn._fast import compiled
+        log(f"compiled kernels: numba {compiled.numba.__version__} (each step compiled, or "
+            "loaded from numba's cache, at its first call: the warm-up before timing)")
     log(f"grid: {grid}, repeats={repeats}, min_time={args.min_time}s, "
         f"settle={args.settle}s (more than one thread)\n")
 

@@ -18,8 +18,11 @@ round-off (tested to 1e-12). In float32, ``tanh`` is a rational function (:func:
 within 3.3e-7 of tanh everywhere (a few float32 units in the last place; ``np.tanh`` is
 within 1.4), because libm's scalar ``tanhf`` does not vectorise.
 
-The functions are compiled for float32 and float64 when this module is first imported (the
-first use of the compiled kernels, never ``import skrnn``) and cached on disk by numba.
+Each step function is compiled when it is first called, for the dtype it is called with, and
+cached on disk by numba (``__pycache__`` beside this module): a process pays numba's import
+(about 0.6 s) and, for the functions it runs, either their compilation (about 1.5 s for the
+LSTM's two steps in one dtype) or loading them from the cache (about 0.2 s). This module is
+imported at the first use of the compiled kernels, never by ``import skrnn``.
 """
 
 import math
@@ -93,18 +96,15 @@ def _tanh_typed(x):
     return lambda x: math.tanh(x)
 
 
-def _compile(*arrays):
-    """Compile a step function for float32 and float64, arrays as given (1: a slab (rows, B);
-    the rest are column counts)."""
-    def signature(dtype):
-        slab = types.Array(dtype, 2, "C")
-        return types.void(*(slab if a else types.intp for a in arrays))
-    return numba.njit([signature(types.float32), signature(types.float64)], cache=True,
-                      nogil=True, fastmath=_FASTMATH, error_model="numpy", boundscheck=False)
+def _compile(function):
+    """Compile a step function when it is first called, for the dtype it is called with (a
+    process compiles, or loads from numba's cache, only the steps it runs)."""
+    return numba.njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
+                      boundscheck=False)(function)
 
 
 # -- the steps, written like the math ----------------------------------------------------------
-@_compile(1, 1, 1, 1, 1, 0)
+@_compile
 def lstm_forward_step(a, c_prev, c, tanh_c, h, n):
     """One LSTM step after the recurrent GEMM, gates in the order (o, i, f, g).
 
@@ -124,7 +124,7 @@ def lstm_forward_step(a, c_prev, c, tanh_c, h, n):
             c[j, k], tanh_c[j, k], h[j, k] = c_t, tc, o * tc
 
 
-@_compile(1, 1, 1, 1, 1, 0)
+@_compile
 def lstm_backward_step(a, c_prev, tanh_c, dh, dc, n):
     """One LSTM step backward, before the recurrent GEMM.
 
@@ -145,7 +145,7 @@ def lstm_backward_step(a, c_prev, tanh_c, dh, dc, n):
             dc[j, k] = d_c * f
 
 
-@_compile(1, 1, 1, 1, 0)
+@_compile
 def gru_forward_step(a, hn, h_prev, h, n):
     """One GRU step after the recurrent GEMMs, gates in PyTorch's order (r, z, n).
 
@@ -163,7 +163,7 @@ def gru_forward_step(a, hn, h_prev, h, n):
             h[j, k] = (h_prev[j, k] - n_t) * z + n_t  # (1 - z) n + z h_prev
 
 
-@_compile(1, 1, 1, 1, 1, 1, 0, 0)
+@_compile
 def gru_backward_step(a, hn, h_prev, dh, dGh, dh_prev, n, m):
     """One GRU step backward, before the recurrent GEMM.
 
@@ -185,7 +185,7 @@ def gru_backward_step(a, hn, h_prev, dh, dGh, dh_prev, n, m):
             dh_prev[j, k] += dh[j, k] * a[H + j, k]
 
 
-@_compile(1, 0)
+@_compile
 def rnn_tanh_forward_step(h, n):
     """h (H, B): the pre-activation of a step, overwritten with tanh of it."""
     for j in range(h.shape[0]):
@@ -193,7 +193,7 @@ def rnn_tanh_forward_step(h, n):
             h[j, k] = tanh(h[j, k])
 
 
-@_compile(1, 0)
+@_compile
 def rnn_relu_forward_step(h, n):
     """h (H, B): the pre-activation of a step, overwritten with max(h, 0) (NaN stays)."""
     for j in range(h.shape[0]):
@@ -202,7 +202,7 @@ def rnn_relu_forward_step(h, n):
                 h[j, k] = _ZERO
 
 
-@_compile(1, 1, 0)
+@_compile
 def rnn_tanh_backward_step(dh, h, n):
     """dh (H, B): dL/dh_t, overwritten with dL/d(pre-activation) = dh (1 - h^2)."""
     for j in range(h.shape[0]):
@@ -210,7 +210,7 @@ def rnn_tanh_backward_step(dh, h, n):
             dh[j, k] *= _ONE - h[j, k] * h[j, k]
 
 
-@_compile(1, 1, 0)
+@_compile
 def rnn_relu_backward_step(dh, h, n):
     """dh (H, B): dL/dh_t, overwritten with dh [h > 0]."""
     for j in range(h.shape[0]):
