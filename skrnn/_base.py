@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 from ._training import TrainingData, fit_lbfgs, fit_stochastic
 from .nn import RecurrentNetwork
 from .nn._fast.buffers import trim_workspace
-from .nn.optimizers import SGD, Adam
+from .nn.optimizers import SCHEDULES, SGD, Adam
 from .sequences import Sequences, _is_table, _reject_strings, check_sequences, check_token_ids
 from .streaming import Stream, from_torch_state, to_torch_state
 
@@ -41,9 +41,9 @@ _CONDITIONAL_PARAMETERS = (
      "direction needs each whole sequence"),
     ("activation", lambda e: e.cell == "rnn", "with cell='rnn' (the gated cells have fixed "
      "nonlinearities)"),
-    ("learning_rate", lambda e: e.solver == "sgd", "with solver='sgd'"),
-    ("power_t", lambda e: e.solver == "sgd" and e.learning_rate == "invscaling",
-     "with solver='sgd' and learning_rate='invscaling'"),
+    ("learning_rate", _stochastic, "with solver='adam' or 'sgd'"),
+    ("power_t", lambda e: _stochastic(e) and e.learning_rate == "invscaling",
+     "with solver='adam' or 'sgd' and learning_rate='invscaling'"),
     ("momentum", lambda e: e.solver == "sgd", "with solver='sgd'"),
     ("nesterovs_momentum", lambda e: e.solver == "sgd", "with solver='sgd'"),
     ("beta_1", lambda e: e.solver == "adam", "with solver='adam'"),
@@ -106,7 +106,7 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -397,12 +397,14 @@ class BaseRNN(TransformerMixin, BaseEstimator):
             self.cell, n_features, tuple(np.atleast_1d(self.hidden_layer_sizes)), n_outputs,
             self.bidirectional, self._output, self.activation, self.dropout, n_tokens=n_tokens)
         self.theta_ = self.network_.init_params(rng, dtype)
+        schedule = dict(lr_schedule=self.learning_rate, power_t=self.power_t,
+                        n_epochs=self.max_iter)
         if self.solver == "sgd":
-            self._optimizer = SGD(self.learning_rate_init, self.learning_rate, self.momentum,
-                                  self.nesterovs_momentum, self.power_t)
+            self._optimizer = SGD(self.learning_rate_init, momentum=self.momentum,
+                                  nesterov=self.nesterovs_momentum, **schedule)
         else:
             self._optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2,
-                                   self.epsilon)
+                                   self.epsilon, **schedule)
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []

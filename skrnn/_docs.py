@@ -31,8 +31,15 @@ batch_size : int or "auto", default="auto"
     Sequences per mini-batch. "auto" puts up to 64 sequences in one batch, and cuts more into
     batches of 32: MLPClassifier's min(200, n_sequences) gives data of a few hundred sequences
     one update per epoch, which trains small text and sequence tasks poorly.
-learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-    Learning rate schedule of solver="sgd", as in MLPClassifier.
+learning_rate : {"constant", "invscaling", "adaptive", "cosine"}, default="constant"
+    Learning-rate schedule of solver="sgd" and "adam". "constant", "invscaling" and
+    "adaptive" are MLPClassifier's: "invscaling" sets the rate to
+    ``learning_rate_init / (t + 1) ** power_t`` after each epoch, t the sequences seen so far;
+    "adaptive" divides it by 5 whenever ``n_iter_no_change`` epochs do not improve by ``tol``
+    (a reduction on plateaus) instead of stopping, and stops once it is below 1e-6. "cosine"
+    decays it from ``learning_rate_init`` to 0 over ``max_iter`` epochs,
+    ``learning_rate_init * (1 + cos(pi * epoch / max_iter)) / 2``
+    (``partial_fit`` calls count as epochs; past ``max_iter`` the rate stays 0).
 learning_rate_init : float, default=0.01
     Initial step size of "sgd" and "adam".
 power_t : float, default=0.5

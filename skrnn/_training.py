@@ -160,12 +160,14 @@ def _record_epoch(est, loss, grad_norm, validation, best, seconds):
     if is_best:
         best = est.theta_.copy()
     est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
-    est._optimizer.iteration_ends(est.t_)
+    learning_rate = est._optimizer.learning_rate  # the rate this epoch ran with
+    est._optimizer.iteration_ends(est.t_, est.n_iter_)
     if est.verbose:
         val = "" if validation is None else \
             f", validation score = {est.validation_scores_[-1]:.6f}"
         print(f"Iteration {est.n_iter_}, loss = {loss:.8f}{val}, "
-              f"gradient norm = {grad_norm:.4g}, time = {seconds:.3f}s")
+              f"gradient norm = {grad_norm:.4g}, learning rate = {learning_rate:.3g}, "
+              f"time = {seconds:.3f}s")
     return best
 
 

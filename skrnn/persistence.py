@@ -621,7 +621,10 @@ def _optimizer(doc, what, arrays, theta):
     optimizer = types[doc["type"]]()
     expected = {key: value for key, value in vars(optimizer).items() if not key.startswith("_")}
     state = doc["state"]
-    if set(state) != set(expected):
+    # files written before every optimizer had a schedule lack its fields: the defaults
+    # ("constant") are what those optimizers ran
+    missing = set(expected) - set(state) - {"lr_schedule", "power_t", "n_epochs"}
+    if set(state) - set(expected) or missing:
         raise ValueError(f"The state of {what} has fields {sorted(state)}, expected "
                          f"{sorted(expected)}.")
     for key, value in state.items():
@@ -637,6 +640,9 @@ def _optimizer(doc, what, arrays, theta):
                     raise ValueError(f"{what}.{key} must be a {type(default).__name__}, got "
                                      f"{value!r}.")
                 value = float(value)
+            elif key == "n_epochs":  # the "cosine" schedule's epochs, or None
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                    raise ValueError(f"{what}.{key} must be an integer or null, got {value!r}.")
             elif default is None and value is not None:
                 raise ValueError(f"{what}.{key} must be an array or null, got {value!r}.")
         setattr(optimizer, key, value)

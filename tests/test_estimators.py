@@ -390,8 +390,9 @@ NO_EFFECT = [
     (dict(bidirectional=True, tbptt_steps=3), "tbptt_steps=3"),
     (dict(cell="lstm", activation="relu"), "activation='relu'"),
     (dict(cell="gru", activation="relu"), "activation='relu'"),
-    (dict(learning_rate="invscaling"), "learning_rate='invscaling'"),
-    (dict(solver="sgd", power_t=0.3), "power_t=0.3"),
+    (dict(solver="lbfgs", learning_rate="invscaling"), "learning_rate='invscaling'"),
+    (dict(power_t=0.3), "power_t=0.3"),
+    (dict(solver="lbfgs", learning_rate="invscaling", power_t=0.3), "power_t=0.3"),
     (dict(momentum=0.5), "momentum=0.5"),
     (dict(nesterovs_momentum=False), "nesterovs_momentum=False"),
     (dict(solver="sgd", beta_1=0.8), "beta_1=0.8"),
@@ -427,3 +428,29 @@ def test_parameters_that_act_do_not_warn(params):
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, np.arange(12) % 2)
+
+
+def test_adam_reduces_its_rate_on_plateaus_instead_of_stopping():
+    X = np.random.default_rng(0).normal(size=(12, 5))
+    kwargs = dict(hidden_layer_sizes=(3,), max_iter=12, tol=10.0, n_iter_no_change=2,
+                  learning_rate_init=0.01, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stops = RNNClassifier(**kwargs).fit(X, np.arange(12) % 2)
+        adapts = RNNClassifier(learning_rate="adaptive", **kwargs).fit(X, np.arange(12) % 2)
+    assert stops.n_iter_ == 4  # a tol of 10 is never met: stop after n_iter_no_change + 1
+    assert adapts.n_iter_ == 12
+    assert adapts._optimizer.learning_rate == pytest.approx(0.01 / 5**3)
+
+
+def test_cosine_schedule_reaches_zero_at_max_iter_and_verbose_shows_the_rate(capsys):
+    X = np.random.default_rng(0).normal(size=(12, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = RNNClassifier(hidden_layer_sizes=(3,), max_iter=4, learning_rate="cosine",
+                            learning_rate_init=0.02, n_iter_no_change=10, verbose=True,
+                            random_state=0).fit(X, np.arange(12) % 2)
+    assert clf._optimizer.learning_rate == 0.0
+    rates = [line.split("learning rate = ")[1].split(",")[0]
+             for line in capsys.readouterr().out.splitlines() if "learning rate" in line]
+    assert rates == ["0.02", "0.0171", "0.01", "0.00293"]

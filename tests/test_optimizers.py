@@ -150,3 +150,42 @@ def test_adam_with_clipping_learns_a_memory_task(cell):
         opt.update_params(theta, grad)
     accuracy = (net.forward(theta, X, lengths).argmax(1) == y).mean()
     assert accuracy > 0.9
+
+
+def test_cosine_schedule_decays_to_zero_over_its_epochs_and_stays_there():
+    for opt in (SGD(0.4, lr_schedule="cosine", n_epochs=4),
+                Adam(0.4, lr_schedule="cosine", n_epochs=4)):
+        rates = []
+        for epoch in range(1, 7):
+            opt.iteration_ends(time_step=10 * epoch, epoch=epoch)
+            rates.append(opt.learning_rate)
+        expected = [0.4 * (1 + np.cos(np.pi * min(e, 4) / 4)) / 2 for e in range(1, 7)]
+        np.testing.assert_allclose(rates, expected, atol=1e-15)
+        assert rates[3:] == [0.0, 0.0, 0.0]
+
+
+def test_adam_runs_every_schedule():
+    opt = Adam(0.5, lr_schedule="invscaling", power_t=0.5)
+    opt.iteration_ends(time_step=99)
+    assert opt.learning_rate == pytest.approx(0.05)
+    opt = Adam(1e-5, lr_schedule="adaptive")
+    assert opt.trigger_stopping("no progress.", verbose=False) is False
+    assert opt.learning_rate == pytest.approx(2e-6)
+    # the rate scales Adam's step: half the rate, half the step
+    steps = []
+    for lr in (0.2, 0.1):
+        params = np.zeros(3)
+        Adam(lr).update_params(params, np.array([1.0, -2.0, 3.0]))
+        steps.append(params)
+    np.testing.assert_allclose(steps[1], steps[0] / 2)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(lr_schedule="step"), "lr_schedule must be one of 'constant', 'invscaling'"),
+    (dict(lr_schedule="cosine"), "the 'cosine' schedule needs n_epochs"),
+    (dict(lr_schedule="cosine", n_epochs=0), "the 'cosine' schedule needs n_epochs"),
+])
+def test_bad_schedules_are_refused(kwargs, message):
+    for Opt in (SGD, Adam):
+        with pytest.raises(ValueError, match=message):
+            Opt(0.1, **kwargs)

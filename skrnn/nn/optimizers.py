@@ -9,6 +9,8 @@ its public attributes; attributes starting with ``_`` are scratch space.
 L-BFGS goes through ``scipy.optimize.minimize`` on the flat vector.
 """
 
+import math
+
 import numpy as np
 from scipy.optimize import minimize
 
@@ -47,24 +49,52 @@ def clip_grad_norm(grad, max_norm):
     return norm
 
 
-class _Optimizer:
-    """The contract shared by the stochastic optimizers (see the module docstring)."""
+SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
 
-    def __init__(self, learning_rate_init):
+
+class _Optimizer:
+    """The contract shared by the stochastic optimizers (see the module docstring), and their
+    learning-rate schedule.
+
+    The schedules, run at the end of every epoch (:meth:`iteration_ends`) or when training
+    stops improving (:meth:`trigger_stopping`): "constant" keeps ``learning_rate_init``;
+    "invscaling" sets the rate to ``learning_rate_init / (time_step + 1) ** power_t``;
+    "adaptive" divides it by 5 each time training stops improving instead of stopping, and
+    stops once it is below 1e-6 (a reduction on plateaus); "cosine" sets it to
+    ``learning_rate_init * (1 + cos(pi * epoch / n_epochs)) / 2``, from the initial rate to 0
+    after ``n_epochs`` epochs (0 afterwards).
+    """
+
+    def __init__(self, learning_rate_init, lr_schedule="constant", power_t=0.5, n_epochs=None):
+        if lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(map(repr, SCHEDULES))}; "
+                             f"got {lr_schedule!r}")
+        if lr_schedule == "cosine" and not (n_epochs and n_epochs > 0):
+            raise ValueError("the 'cosine' schedule needs n_epochs, the epochs it decays over")
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
+        self.lr_schedule = lr_schedule
+        self.power_t = power_t
+        self.n_epochs = n_epochs
 
-    def iteration_ends(self, time_step):
-        """Update the learning rate at the end of an epoch (nothing by default).
+    def iteration_ends(self, time_step, epoch=None):
+        """Run the "invscaling" or "cosine" schedule at the end of an epoch.
 
         Parameters
         ----------
         time_step : int
             Number of training samples seen so far.
+        epoch : int, default=None
+            Number of epochs completed (needed by "cosine").
         """
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+        elif self.lr_schedule == "cosine":
+            progress = min(epoch, self.n_epochs) / self.n_epochs
+            self.learning_rate = float(self.learning_rate_init) * (1 + math.cos(math.pi * progress)) / 2
 
     def trigger_stopping(self, msg, verbose):
-        """Decide whether training stops after epochs without improvement.
+        """Stop, or with the "adaptive" schedule divide the learning rate by 5 instead.
 
         Parameters
         ----------
@@ -76,11 +106,20 @@ class _Optimizer:
         Returns
         -------
         bool
-            True: stop (always, by default).
+            True to stop training.
         """
+        if self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
         if verbose:
-            print(msg + " Stopping.")
-        return True
+            print(msg + f" Setting learning rate to {self.learning_rate:g}")
+        return False
 
 
 class SGD(_Optimizer):
@@ -96,17 +135,19 @@ class SGD(_Optimizer):
     ----------
     learning_rate_init : float, default=0.01
         The initial learning rate.
-    lr_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
-        "constant" keeps it; "invscaling" sets it to
-        ``learning_rate_init / (time_step + 1) ** power_t`` at the end of every epoch;
-        "adaptive" divides it by 5 each time training stops improving, and stops training
-        once it is below 1e-6.
+    lr_schedule : {"constant", "invscaling", "adaptive", "cosine"}, default="constant"
+        The learning-rate schedule (see ``_Optimizer``'s docstring): "invscaling" sets the
+        rate to ``learning_rate_init / (time_step + 1) ** power_t`` at the end of every epoch,
+        "adaptive" divides it by 5 each time training stops improving, "cosine" decays it to
+        0 over ``n_epochs`` epochs.
     momentum : float, default=0.9
         Momentum, in [0, 1].
     nesterov : bool, default=True
         Use Nesterov's momentum.
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
+    n_epochs : int, default=None
+        Epochs of the "cosine" schedule.
 
     Attributes
     ----------
@@ -125,15 +166,10 @@ class SGD(_Optimizer):
     """
 
     def __init__(self, learning_rate_init=0.01, lr_schedule="constant", momentum=0.9,
-                 nesterov=True, power_t=0.5):
-        super().__init__(learning_rate_init)
-        if lr_schedule not in ("constant", "invscaling", "adaptive"):
-            raise ValueError(f"lr_schedule must be 'constant', 'invscaling' or 'adaptive', got "
-                             f"{lr_schedule!r}")
-        self.lr_schedule = lr_schedule
+                 nesterov=True, power_t=0.5, n_epochs=None):
+        super().__init__(learning_rate_init, lr_schedule, power_t, n_epochs)
         self.momentum = momentum
         self.nesterov = nesterov
-        self.power_t = power_t
         self.velocity = None
 
     def update_params(self, params, grads):
@@ -158,43 +194,6 @@ class SGD(_Optimizer):
         else:
             params += v
 
-    def iteration_ends(self, time_step):
-        """Run the "invscaling" schedule at the end of an epoch.
-
-        Parameters
-        ----------
-        time_step : int
-            Number of training samples seen so far.
-        """
-        if self.lr_schedule == "invscaling":
-            self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
-
-    def trigger_stopping(self, msg, verbose):
-        """Stop, or with the "adaptive" schedule divide the learning rate by 5 instead.
-
-        Parameters
-        ----------
-        msg : str
-            What did not improve, printed when ``verbose``.
-        verbose : bool
-            Whether to print the decision.
-
-        Returns
-        -------
-        bool
-            True to stop training.
-        """
-        if self.lr_schedule != "adaptive":
-            return super().trigger_stopping(msg, verbose)
-        if self.learning_rate <= 1e-6:
-            if verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        self.learning_rate /= 5.0
-        if verbose:
-            print(msg + f" Setting learning rate to {self.learning_rate:f}")
-        return False
-
 
 class Adam(_Optimizer):
     """Adam (Kingma and Ba, 2015), the bias correction folded into the step size.
@@ -208,13 +207,19 @@ class Adam(_Optimizer):
     Parameters
     ----------
     learning_rate_init : float, default=0.001
-        The learning rate ``lr``.
+        The learning rate ``lr`` (initial, under a schedule).
     beta_1 : float, default=0.9
         Decay of the first moment.
     beta_2 : float, default=0.999
         Decay of the second moment.
     epsilon : float, default=1e-8
         Added to the root of the second moment.
+    lr_schedule : {"constant", "invscaling", "adaptive", "cosine"}, default="constant"
+        The learning-rate schedule, as :class:`SGD`'s.
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
+    n_epochs : int, default=None
+        Epochs of the "cosine" schedule.
 
     Attributes
     ----------
@@ -234,8 +239,9 @@ class Adam(_Optimizer):
     array([-0.01,  0.01])
     """
 
-    def __init__(self, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        super().__init__(learning_rate_init)
+    def __init__(self, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 lr_schedule="constant", power_t=0.5, n_epochs=None):
+        super().__init__(learning_rate_init, lr_schedule, power_t, n_epochs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
