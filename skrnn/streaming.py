@@ -10,8 +10,9 @@ the estimator's batch predictions of each of its prefixes (to round-off).
 
 A classifier or regressor with ``pooling="mean"`` or ``"max"`` predicts from the top layer's
 outputs pooled over every step so far: the stream keeps, per stream, their running sum and
-the number of steps it holds, or their running elementwise maximum. :meth:`Stream.set_state` sets the recurrent state and starts the pool
-anew, as ``predict(X, initial_state=...)`` pools over the steps of ``X`` only.
+the number of steps it holds, or their running elementwise maximum. :meth:`Stream.set_state`
+sets the recurrent state and starts the pool anew, as ``predict(X, initial_state=...)``
+pools over the steps of ``X`` only.
 
 .. rubric:: States
 
@@ -224,7 +225,7 @@ class Stream:
         """The head input after the top output h (H, n_streams): the mean or maximum of the
         top outputs so far (:meth:`_start_pool`)."""
         pool = self._pool
-        if len(pool) == 2:  # mean: the running sum and its number of steps
+        if self._network.pooling == "mean":  # the running sum and its number of steps
             pool[0] += h
             pool[1] += 1
             return pool[0] / pool[1]
@@ -265,7 +266,7 @@ class Stream:
         """:meth:`_pool_step` after each of the top outputs (n_streams, n_steps, H): the
         head inputs (n_streams, n_steps, H)."""
         pool = self._pool
-        if len(pool) == 2:
+        if self._network.pooling == "mean":
             sums = pool[0].T[:, None] + np.cumsum(outputs, axis=1)
             counts = pool[1] + np.arange(1, outputs.shape[1] + 1)
             pool[0], pool[1] = sums[:, -1].T.copy(), int(counts[-1])
