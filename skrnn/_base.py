@@ -395,7 +395,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         token ids, whose ``n_features`` is the embedding's size."""
         self.network_ = RecurrentNetwork(
             self.cell, n_features, tuple(np.atleast_1d(self.hidden_layer_sizes)), n_outputs,
-            self.bidirectional, self._output, self.activation, self.dropout, n_tokens=n_tokens)
+            self.bidirectional, self._output, self.activation, self.dropout, n_tokens=n_tokens,
+            pooling=getattr(self, "pooling", "last"))  # the per-step estimators do not pool
         self.theta_ = self.network_.init_params(rng, dtype)
         schedule = dict(lr_schedule=self.learning_rate, power_t=self.power_t,
                         n_epochs=self.max_iter)
@@ -544,7 +545,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_sequences, n_directions * hidden_layer_sizes[-1])
             The top layer's state after the last real step (bidirectional: joined with the
-            backward direction's state after the first step).
+            backward direction's state after the first step). With ``pooling`` "mean" or
+            "max" as well: the final states, not the pooled outputs the head reads.
         """
         check_is_fitted(self)
         _, last = self._network_outputs(self._validate_sequences(X, reset=False),
@@ -690,7 +692,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         Examples
         --------
         Running two halves of a sequence one after the other, carrying the state, gives the
-        prediction of the whole sequence:
+        prediction of the whole sequence (with the default ``pooling="last"``; a pool covers
+        the steps given only):
 
         >>> import numpy as np
         >>> from skrnn import RNNClassifier

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 
 from ._base import BaseRNN, _stochastic_solver
 from ._docs import fill_doc
+from .nn.network import POOLINGS
 
 
 class ClassifierRNN(BaseRNN):
@@ -134,7 +135,8 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
 
     The network reads each sequence step by step; a dense softmax layer classifies the top
     layer's state after the sequence's last real step (for a bidirectional network, joined
-    with the backward direction's state at the first step).
+    with the backward direction's state at the first step), or with ``pooling`` the mean or
+    maximum of the top layer's outputs over the real steps.
 
     {input_forms}
 
@@ -144,6 +146,7 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying the sample weights. "balanced" uses
         n_samples / (n_classes * np.bincount(y)).
+    {pooling}
 
     Attributes
     ----------
@@ -163,6 +166,33 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
     >>> clf.predict_proba(X[:3]).shape
     (3, 2)
     """
+
+    _parameter_constraints: dict = {
+        **ClassifierRNN._parameter_constraints,
+        "pooling": [StrOptions(set(POOLINGS))],
+    }
+
+    def __init__(self, cell="gru", hidden_layer_sizes=(32,), *, bidirectional=False,
+                 activation="tanh", dropout=0.0, embedding_dim=None, n_tokens=None,
+                 solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.01,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, max_grad_norm=5.0,
+                 tbptt_steps=None, class_weight=None, pooling="last"):
+        super().__init__(
+            cell, hidden_layer_sizes, bidirectional=bidirectional, activation=activation,
+            dropout=dropout, embedding_dim=embedding_dim, n_tokens=n_tokens, solver=solver,
+            alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            max_grad_norm=max_grad_norm, tbptt_steps=tbptt_steps, class_weight=class_weight)
+        self.pooling = pooling
 
     def _validate_targets(self, y, seqs, sample_weight, reset, classes=None):
         check_consistent_length(seqs.lengths, y)

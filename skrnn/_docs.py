@@ -80,6 +80,17 @@ tbptt_steps : int or None, default=None
     across windows but the gradient does not, so memory stays bounded on long sequences.
     None is full backpropagation through time. Ignored by bidirectional networks."""
 
+POOLING = """\
+pooling : {"last", "mean", "max"}, default="last"
+    What the dense head reads. "last": the top layer's state after each sequence's last real
+    step (bidirectional: joined with the backward direction's state after the first step).
+    "mean" and "max": the mean and the elementwise maximum, over each sequence's real steps,
+    of the top layer's outputs (both directions joined at each step); padding never counts.
+    A pool gives every step a direct path to the head, where "last" reaches early steps only
+    through the recurrence. :meth:`transform` and :meth:`final_state` return the final states
+    whatever the pooling, and an ``initial_state`` carries the recurrence, not the pool: the
+    pool covers the steps given."""
+
 ATTRIBUTES = """\
 network_ : skrnn.nn.RecurrentNetwork
     The network's configuration (cell, sizes, directions, head); its methods run the network
@@ -130,10 +141,11 @@ TWO_D = {
 
 
 def fill_doc(cls):
-    """Insert the shared input-form, parameter and attribute sections into a class docstring."""
+    """Insert the shared input-form, parameter (and pooling) and attribute sections into a
+    class docstring."""
     indent = " " * 4
     sections = {"input_forms": INPUT_FORMS.format(two_d=TWO_D[cls._two_d]),
-                "parameters": PARAMETERS, "attributes": ATTRIBUTES}
+                "parameters": PARAMETERS, "pooling": POOLING, "attributes": ATTRIBUTES}
     cls.__doc__ = cls.__doc__.format(**{name: textwrap.indent(text, indent).lstrip()
                                         for name, text in sections.items()})
     return cls

@@ -3,10 +3,12 @@
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
 from ._docs import fill_doc
+from .nn.network import POOLINGS
 
 
 @fill_doc
@@ -14,15 +16,17 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     """Recurrent neural network regressor: one target (or target vector) per sequence.
 
     The network reads each sequence step by step; a dense linear layer maps the top layer's
-    state after the sequence's last real step to the targets, trained on the squared error.
-    Several outputs (y of shape (n_sequences, n_outputs)), for example a multi-step forecast
-    horizon, share one network.
+    state after the sequence's last real step (or with ``pooling`` the mean or maximum of
+    the top layer's outputs over the real steps) to the targets, trained on the squared
+    error. Several outputs (y of shape (n_sequences, n_outputs)), for example a multi-step
+    forecast horizon, share one network.
 
     {input_forms}
 
     Parameters
     ----------
     {parameters}
+    {pooling}
 
     Attributes
     ----------
@@ -43,6 +47,32 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     _loss = "squared"
     _fitted_state = {**BaseRNN._fitted_state, "n_outputs_": "int", "_y_1d": "bool"}
+    _parameter_constraints: dict = {
+        **BaseRNN._parameter_constraints,
+        "pooling": [StrOptions(set(POOLINGS))],
+    }
+
+    def __init__(self, cell="gru", hidden_layer_sizes=(32,), *, bidirectional=False,
+                 activation="tanh", dropout=0.0, embedding_dim=None, n_tokens=None,
+                 solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.01,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, max_grad_norm=5.0,
+                 tbptt_steps=None, pooling="last"):
+        super().__init__(
+            cell, hidden_layer_sizes, bidirectional=bidirectional, activation=activation,
+            dropout=dropout, embedding_dim=embedding_dim, n_tokens=n_tokens, solver=solver,
+            alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            max_grad_norm=max_grad_norm, tbptt_steps=tbptt_steps)
+        self.pooling = pooling
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)

@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted
 
+from ._base import BaseRNN
 from ._docs import fill_doc
 from ._regressor import RNNRegressor
 from ._tagger import _real_steps
@@ -112,6 +113,9 @@ class RNNSequenceRegressor(RNNRegressor):
 
     _output = "sequence"
     _two_d = "steps"
+    # no pooling: the head reads every step, so the parameters are the shared ones
+    _parameter_constraints = BaseRNN._parameter_constraints
+    __init__ = BaseRNN.__init__
 
     def _validate_targets(self, y, seqs, sample_weight, reset, classes=None):
         lengths = seqs.lengths

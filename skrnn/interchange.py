@@ -36,8 +36,12 @@ are ``rnn.0.weight_ih_l0``, ``rnn.1.weight_ih_l0``, ...
 The head reads what skrnn's head reads: for the classifier and the regressor, the top
 layer's final states, ``h_n[-1]`` (``torch.cat([h_n[-2], h_n[-1]], dim=1)`` for a
 bidirectional network: forward direction first), run on a packed sequence so that padding
-does not enter them; for the tagger, the top layer's output at every step. The classifiers'
-probabilities are the softmax of the head. ``tests/reference/make_interchange_fixtures.py``
+does not enter them; with ``pooling="mean"`` or ``"max"``, the top layer's output ``Y`` of
+``pad_packed_sequence`` averaged over each sequence's real steps (``Y.sum(dim=1) /
+lengths[:, None]``) or maximised over them (``Y.masked_fill(padded, -inf).amax(dim=1)``);
+for the tagger, the top layer's output at every step. The classifiers' probabilities are
+the softmax of the head. The pooling is the estimator's parameter: the weights are the same
+for every pooling. ``tests/reference/make_interchange_fixtures.py``
 holds such a module with its ``forward``.
 
 .. rubric:: safetensors

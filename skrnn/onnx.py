@@ -29,7 +29,10 @@ length being the position after its last non-zero id, read through the embedding
    output (T, 2, n, H) is reshaped to (T, n, 2H) for the next layer;
 4. the dense head reads, as skrnn's does, the top layer's final states (the forward
    direction's state after the last real step joined with the backward direction's state
-   after step 0) or, for the per-step estimators, the top layer's output at every step.
+   after step 0), with ``pooling="mean"`` or ``"max"`` a ``ReduceSum`` divided by the
+   lengths or a ``ReduceMax`` of the top layer's outputs over the steps before each length
+   (a mask built from the lengths), or, for the per-step estimators, the top layer's output
+   at every step.
 
 The weights are PyTorch's, reordered to ONNX's gate orders (LSTM: i, o, f, c for PyTorch's
 i, f, g, o; GRU: z, r, h for PyTorch's r, z, n, with ``linear_before_reset=1``).
@@ -225,6 +228,8 @@ def _write_estimator(g, estimator, X, dtype, outputs):
         Z = g.op("Add", [g.op("MatMul", [inputs, W_out]), b_out])  # (T, n, K)
         Z = g.op("Transpose", [Z], perm=[1, 0, 2])                  # (n, T, K)
     else:
+        if net.pooling != "last":
+            last = _pool(g, inputs, lengths, net.pooling, dtype)
         Z = g.op("Add", [g.op("MatMul", [last, W_out]), b_out])    # (n, K)
     if "variable" in outputs:
         if net.output == "sequence":  # NaN at padded steps, as the tagger's probabilities
@@ -244,6 +249,31 @@ def _write_estimator(g, estimator, X, dtype, outputs):
              outputs=[outputs["probabilities"]])
     else:
         g.op("Softmax", [Z], axis=-1, outputs=[outputs["probabilities"]])
+
+
+def _pool(g, Y, lengths, pooling, dtype):
+    """The head input of pooling "mean" or "max" (n, F): the mean or the maximum of the top
+    outputs Y (T, n, F) over the steps t < length of each sequence (lengths (n,) int32);
+    what the other steps hold never counts."""
+    i64 = _onnx().TensorProto.INT64
+    zero, one = (g.const(f"{name}_i64", np.array(v, dtype=np.int64))
+                 for name, v in (("zero", 0), ("one", 1)))
+    T = g.op("Gather", [g.op("Shape", [Y]), zero])
+    steps = g.op("Reshape", [g.op("Range", [zero, T, one]),
+                             g.const("steps_shape", np.array([-1, 1, 1], dtype=np.int64))])
+    L = g.op("Reshape", [g.op("Cast", [lengths], to=i64),
+                         g.const("lengths_shape", np.array([1, -1, 1], dtype=np.int64))])
+    real = g.op("Less", [steps, L])  # (T, n, 1)
+    axes = np.array([0], dtype=np.int64)
+    if pooling == "mean":
+        S = g.op("ReduceSum", [g.op("Where", [real, Y, g.const("zero", np.zeros(1, dtype))]),
+                               g.const("time_axis", axes)], keepdims=0)  # (n, F)
+        return g.op("Div", [S, g.op("Cast", [g.op("Reshape", [L, g.const(
+            "column", np.array([-1, 1], dtype=np.int64))])], to=_tensor_type(dtype))])
+    masked = g.op("Where", [real, Y, g.const("minus_inf", np.full(1, -np.inf, dtype))])
+    if g.opset >= 18:  # ReduceMax takes its axes as an input from opset 18 on
+        return g.op("ReduceMax", [masked, g.const("time_axis", axes)], keepdims=0)
+    return g.op("ReduceMax", [masked], axes=[0], keepdims=0)
 
 
 def _lengths(g, X, is_nan, dtype):

@@ -604,7 +604,7 @@ def _network(doc, what):
     for h in values["hidden_sizes"]:
         _int(h, "hidden size", 1)
     _bool(values["bidirectional"], "bidirectional")
-    for key in ("cell", "output", "activation", "implementation"):
+    for key in ("cell", "output", "activation", "implementation", "pooling"):
         if not isinstance(values[key], str):
             raise ValueError(f"{key} must be a string, got {values[key]!r}.")
     values["dropout"] = _decode_float(values["dropout"])

@@ -6,6 +6,14 @@ of every stream and returns what the estimator would predict for the sequences s
 :meth:`Stream.update` consumes several steps at once. Feeding a sequence step by step gives
 the estimator's batch predictions of each of its prefixes (to round-off).
 
+.. rubric:: Pooling
+
+A classifier or regressor with ``pooling="mean"`` or ``"max"`` predicts from the top layer's
+outputs pooled over every step so far: the stream keeps, per stream, their running sum and
+the number of steps it holds, or their running elementwise maximum. :meth:`Stream.set_state`
+sets the recurrent state and starts the pool anew, as ``predict(X, initial_state=...)``
+pools over the steps of ``X`` only.
+
 .. rubric:: States
 
 States follow PyTorch's conventions: ``h`` of shape (n_layers, n_streams, H) (a list of
@@ -85,6 +93,7 @@ class Stream:
         self.n_features_in_ = 1 if network.n_tokens else network.input_size
         self._build()
         self.n_steps_ = 0
+        self._start_pool()
 
     def _build(self):
         """The per-layer steppers, from the zero state (:meth:`RecurrentNetwork.steppers`), and
@@ -93,10 +102,20 @@ class Stream:
         self._table = (self._network.unpack(self._theta)["embedding.weight"]
                        if self._network.n_tokens else None)  # token models: the lookup
 
+    def _start_pool(self):
+        """An empty pool of the top outputs (pooling "mean" or "max"; else None): their sum
+        and the steps it holds, or their elementwise maximum, (H, n_streams)."""
+        H, n, pooling = self._network.hidden_sizes[-1], self.n_streams, self._network.pooling
+        self._pool = (None if pooling == "last" else
+                      [np.zeros((H, n), self._dtype), 0] if pooling == "mean" else
+                      [np.full((H, n), -np.inf, self._dtype)])
+
     def __getstate__(self):
         state = self.__dict__.copy()  # steppers hold bound buffers: pickle their states only
         state["_layers"] = [layer.get_state() for layer in self._layers]
         del state["_table"]  # a view of theta, rebuilt with the steppers
+        if self._pool is not None:  # updated in place: a fork needs its own
+            state["_pool"] = [np.copy(v) for v in self._pool]
         return state
 
     def __setstate__(self, state):
@@ -118,6 +137,7 @@ class Stream:
         for layer in self._layers:
             layer.set_state(tuple(np.zeros_like(s) for s in layer.get_state()))
         self.n_steps_ = 0
+        self._start_pool()
         return self
 
     @property
@@ -133,7 +153,7 @@ class Stream:
         return to_torch_state(self._network, h, c)
 
     def set_state(self, state):
-        """Continue from the given state.
+        """Continue from the given state (with pooling, the pool starts anew).
 
         Parameters
         ----------
@@ -152,6 +172,7 @@ class Stream:
         """
         h, c = from_torch_state(self._network, state, self.n_streams)
         self._set_layer_states(h, c)
+        self._start_pool()
         return self
 
     def _set_layer_states(self, h, c):
@@ -194,9 +215,22 @@ class Stream:
         for layer in self._layers:
             h = layer.step(h)  # each layer's output is the next one's input
         self.n_steps_ += 1
+        if self._pool is not None:
+            h = self._pool_step(h)
         Z = self._W_out @ h  # (K, n_streams)
         Z += self._b_out
         return _head_output(self._kind, Z.T)
+
+    def _pool_step(self, h):
+        """The head input after the top output h (H, n_streams): the mean or maximum of the
+        top outputs so far (:meth:`_start_pool`)."""
+        pool = self._pool
+        if self._network.pooling == "mean":  # the running sum and its number of steps
+            pool[0] += h
+            pool[1] += 1
+            return pool[0] / pool[1]
+        np.maximum(pool[0], h, out=pool[0])
+        return pool[0].copy()
 
     def update(self, X):
         """Consume several time steps of every stream at once.
@@ -224,7 +258,23 @@ class Stream:
                                                        initial_state=(h, c))
         self._set_layer_states(h_n, c_n)
         self.n_steps_ += T
+        if self._pool is not None:
+            outputs = self._pool_chunk(outputs)
         return _head_output(self._kind, outputs @ self._W_out.T + self._b_out[:, 0])
+
+    def _pool_chunk(self, outputs):
+        """:meth:`_pool_step` after each of the top outputs (n_streams, n_steps, H): the
+        head inputs (n_streams, n_steps, H)."""
+        pool = self._pool
+        if self._network.pooling == "mean":
+            sums = pool[0].T[:, None] + np.cumsum(outputs, axis=1)
+            counts = pool[1] + np.arange(1, outputs.shape[1] + 1)
+            pool[0], pool[1] = sums[:, -1].T.copy(), int(counts[-1])
+            return sums / counts[:, None].astype(self._dtype)
+        maxima = np.maximum.accumulate(np.concatenate([pool[0].T[:, None], outputs], axis=1),
+                                       axis=1)[:, 1:]
+        pool[0] = maxima[:, -1].T.copy()
+        return maxima
 
     def _read_step(self, x):
         n, D = self.n_streams, self.n_features_in_

@@ -14,10 +14,10 @@ first in the vector, ``embedding.weight`` (n_tokens, input_size), PyTorch's ``nn
 with ``padding_idx=0``: row 0 is the padding row, zero, and gets no gradient. Nothing is
 stored on the object during a call, so one network can serve many threads.
 
-This module is where stacking, bidirectional layers, dropout between layers, the head and
-truncated backpropagation through time are written (:meth:`RecurrentNetwork.loss_and_grad`);
-the loop over time of one layer and direction is in :mod:`skrnn.nn.recurrent` and the steps in
-:mod:`skrnn.nn.cells`.
+This module is where stacking, bidirectional layers, dropout between layers, the head (and
+its pooling over steps, :func:`_pool_steps`) and truncated backpropagation through time are
+written (:meth:`RecurrentNetwork.loss_and_grad`); the loop over time of one layer and
+direction is in :mod:`skrnn.nn.recurrent` and the steps in :mod:`skrnn.nn.cells`.
 
 Layout. Callers give batches batch-first: ``X`` (B, T, D) padded, with ``lengths`` (B,) in
 [1, T]; values at padded steps are ignored. Inside, a batch is sorted by length (longest
@@ -26,7 +26,8 @@ first) and stored step by step with one column per sequence, once per call (:cla
     X1          (T, D+1, B)      layer input; row D is 1 at real steps and 0 at padded steps
     Y           (T, H, B)        outputs of one direction, zero at padded steps
     h_n, c_n    (H, B)           final states of one direction
-    head input  (nd*H, B)        "last": the final states of the top layer's directions
+    head input  (nd*H, B)        pooling="last": the final states of the top layer's directions;
+                                 "mean", "max": the top outputs pooled over each real step
     dY          (T, H, B)        gradient w.r.t. the outputs of one direction
 
 Token ids. With ``n_tokens``, ``X`` is (B, T) integer ids instead; the batch looks them up
@@ -40,6 +41,7 @@ layers or directions. The input of layer k > 0 is its own ``X1``, the outputs of
 (both directions) stacked with the real-step row.
 """
 
+import copy
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -54,6 +56,7 @@ from .losses import LOSSES
 
 __all__ = ["RecurrentNetwork", "Batch"]
 
+POOLINGS = ("last", "mean", "max")  # what the head of output="last" reads
 _IMPLEMENTATIONS = {"fast": _fast, "reference": recurrent}
 _PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -144,6 +147,11 @@ class RecurrentNetwork:
         With an int, the network reads token ids in [0, n_tokens) (id 0 pads) through an
         embedding table ``embedding.weight`` of shape (n_tokens, input_size), and ``X``
         is (B, T) integer ids in every method; None reads ``input_size`` numbers per step.
+    pooling : {"last", "mean", "max"}, default="last"
+        What the head of output="last" reads: "last" the final states (above); "mean" and
+        "max" the mean and the elementwise maximum, over each sequence's real steps, of the
+        top layer's outputs (both directions stacked, as the head reads them; padded steps
+        never count). output="sequence" takes "last" only: its head reads every step.
 
     Examples
     --------
@@ -170,6 +178,7 @@ class RecurrentNetwork:
     dropout: float = 0.0
     implementation: str = "fast"
     n_tokens: int = None
+    pooling: str = "last"
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
@@ -189,6 +198,12 @@ class RecurrentNetwork:
         if self.implementation not in _IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {sorted(_IMPLEMENTATIONS)}, got "
                              f"{self.implementation!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(map(repr, POOLINGS))}, got "
+                             f"{self.pooling!r}")
+        if self.output == "sequence" and self.pooling != "last":
+            raise ValueError(f"pooling={self.pooling!r} needs output='last': the head of "
+                             "output='sequence' reads every step, there is nothing to pool")
 
     # -- parameters ---------------------------------------------------------------------------
     @property
@@ -622,22 +637,27 @@ class RecurrentNetwork:
             (B, K) for output="last"; (B, T, K) for output="sequence", zero at padded steps.
         """
         sequence = self.output == "sequence"
-        batch, layers = self._run(theta, X, lengths, outputs=sequence,
+        batch, layers = self._run(theta, X, lengths, outputs=sequence or self.pooling != "last",
                                   initial_state=initial_state)
         try:
             W_out, b_out = self._head(theta, batch.X1.dtype)
+            top = layers[-1].dirs
             if sequence:
-                Z = self._sequence_logits(W_out, b_out, [d.Y for d in layers[-1].dirs])
+                Z = self._sequence_logits(W_out, b_out, [d.Y for d in top])
                 real = np.arange(len(Z))[:, None] < batch.lengths[None, :]
                 Z *= real[:, None, :]
                 return _unsort(Z.transpose(2, 0, 1), batch.order)
-            feats = np.concatenate([d.final[0] for d in layers[-1].dirs])
+            if self.pooling == "last":
+                feats = np.concatenate([d.final[0] for d in top])
+            else:
+                pool = _pool_steps([d.Y for d in top], batch.lengths, 0, self.pooling)
+                feats = _pooled(pool, batch.lengths, self.pooling)
             return _unsort((W_out @ feats + b_out[:, None]).T, batch.order)
         finally:
             self._release(layers=layers)
 
     def hidden_states(self, theta, X, lengths, initial_state=None, layer=-1):
-        """A layer's states at every step, and the head input of output="last".
+        """A layer's states at every step, and its final states.
 
         Parameters
         ----------
@@ -660,7 +680,8 @@ class RecurrentNetwork:
         last : ndarray of shape (B, nd*H_k)
             The layer's forward state after the last real step (bidirectional: joined with
             the backward direction's state after the first step); for the top layer, the
-            head input of output="last".
+            head input of output="last" with pooling="last" (with "mean" or "max", the head
+            reads ``states`` pooled over the real steps instead).
         """
         k = self._layer_index(layer)
         batch, layers = self._run(theta, X, lengths, initial_state=initial_state)
@@ -803,8 +824,12 @@ class RecurrentNetwork:
         dh = [[np.zeros((T, H, B), dtype) for _ in range(self.n_directions)]
               for H in self.hidden_sizes]
         G = ref.unpack(np.zeros(self.n_params, dtype))
-        ref._window_loss_and_backward(theta, W, G, layers, batch, 0, T, batch.lengths, Y,
-                                      weights, loss, dh_out=dh)
+        if self.pooling == "last":
+            ref._window_loss_and_backward(theta, W, G, layers, batch, 0, T, batch.lengths, Y,
+                                          weights, loss, dh_out=dh)
+        else:
+            ref._pooled_loss_and_backward(theta, W, G, batch, [(0, T)], Y, weights, loss,
+                                          dh_out=dh, layers=layers)
         return _unsort(np.concatenate(dh[k], axis=1).transpose(2, 0, 1), batch.order)
 
     # -- one step at a time (streaming) ------------------------------------------------------
@@ -864,7 +889,10 @@ class RecurrentNetwork:
         Truncated backpropagation through time is written here: the steps are cut into
         windows of ``tbptt_steps``; each window runs forward from the state the previous one
         ended in, its loss is backpropagated within the window only, and the next window
-        starts from its final state (a constant: the gradient does not cross windows).
+        starts from its final state (a constant: the gradient does not cross windows). With
+        pooling "mean" or "max" the loss needs every window's outputs, so the windows run
+        forward twice (:meth:`_pooled_loss_and_backward`): the gradient of each step's output
+        still flows back within its own window only.
 
         Parameters
         ----------
@@ -916,16 +944,20 @@ class RecurrentNetwork:
         G = self.unpack(grad)
         state = self._zero_state(len(batch.order), dtype)
         total = 0.0
-        T = batch.X1.shape[0]
+        windows = self._windows(batch.X1.shape[0], tbptt_steps)
         try:
-            for s, e in self._windows(T, tbptt_steps):
-                lengths_w = np.clip(batch.lengths - s, 0, e - s)
-                layers = self._forward_layers(W, batch.X1[s:e], batch.n_active[s:e], state,
-                                              rng)
-                # where the next window starts (truncation is for unidirectional networks)
-                state = [[layer.dirs[0].final] for layer in layers]
-                total += self._window_loss_and_backward(theta, W, G, layers, batch, s, e,
-                                                        lengths_w, Y, weights, loss)
+            if self.pooling != "last":  # one loss on the pool of every window's outputs
+                total = self._pooled_loss_and_backward(theta, W, G, batch, windows, Y,
+                                                       weights, loss, rng)
+            else:
+                for s, e in windows:
+                    lengths_w = np.clip(batch.lengths - s, 0, e - s)
+                    layers = self._forward_layers(W, batch.X1[s:e], batch.n_active[s:e],
+                                                  state, rng)
+                    # where the next window starts (truncation is for unidirectional networks)
+                    state = [[layer.dirs[0].final] for layer in layers]
+                    total += self._window_loss_and_backward(theta, W, G, layers, batch, s, e,
+                                                            lengths_w, Y, weights, loss)
         finally:
             self._release(W, arrays=[Xf])
         if l2:
@@ -973,11 +1005,8 @@ class RecurrentNetwork:
                 self._release(layers=layers, arrays=dYs)
                 return 0.0
             feats = np.concatenate([d.final[0][:, rows] for d in top])  # (nd*H, N)
-            value, dZ = LOSSES[loss]((W_out @ feats + b_out[:, None]).T, Y[rows],
-                                     weights[rows])
-            dfeats = W_out.T @ dZ.T
-            G["head.weight"] += (dZ.T @ feats.T).astype(G["head.weight"].dtype)
-            G["head.bias"] += dZ.sum(axis=0)
+            value, dfeats = _head_loss_and_backward(W_out, b_out, G, feats, Y[rows],
+                                                    weights[rows], loss)
             dYs[0][lengths_w[rows] - 1, :, rows] = dfeats[:H].T  # the gradient enters at the
             if len(top) > 1:  # last real step forward, and at step 0 in reverse
                 dYs[1][0, :, rows] = dfeats[H:].T
@@ -995,6 +1024,49 @@ class RecurrentNetwork:
                 np.matmul(W_out[:, d * H:(d + 1) * H].T, dZ_full.transpose(0, 2, 1), out=dY)
         ids = None if batch.ids is None else (batch.ids[s:e], batch.X1[s:e, -1])
         self._backward_layers(W, G, layers, dYs, batch.n_active[s:e], dh_out, ids)
+        return value
+
+    def _pooled_loss_and_backward(self, theta, W, G, batch, windows, Y, weights, loss,
+                                  rng=None, dh_out=None, layers=None):
+        """The loss of the head on the pooled top outputs (pooling "mean" or "max"),
+        backpropagated into the gradients G.
+
+        The pool spans every window, so its loss is known only after the last one. Pass 1
+        runs the windows forward (without caches unless there is one window), each from the
+        state the previous one ended in, and pools the top outputs (:func:`_pool_steps`). The
+        head then gives dP, the gradient of the pooled vector. Pass 2 runs each window again
+        from the state it started in, with caches (and the same dropout masks: ``rng`` is
+        replayed from a copy), and backpropagates the share of dP of its steps
+        (:func:`_pool_backward`) within the window only. One window (full BPTT) runs once.
+        ``layers``: that one window's forward pass, already run with caches (for
+        :meth:`state_gradients`, whose ``dh_out`` spans the whole batch). Returns the loss.
+        """
+        once = len(windows) == 1
+        replay = copy.deepcopy(rng) if rng is not None and not once else None
+        W_out, b_out = self._head(theta, batch.X1.dtype)
+        L = batch.lengths
+        state = self._zero_state(len(L), batch.X1.dtype)
+        starts, pool = [], None
+        for s, e in windows:  # pass 1
+            starts.append(state)
+            if layers is None:
+                layers = self._forward_layers(W, batch.X1[s:e], batch.n_active[s:e], state,
+                                              rng, keep=once)
+            pool = _pool_steps([d.Y for d in layers[-1].dirs], np.clip(L - s, 0, e - s), s,
+                               self.pooling, pool)
+            if not once:
+                state = [[layer.dirs[0].final] for layer in layers]
+                self._release(layers=layers)
+                layers = None
+        value, dP = _head_loss_and_backward(W_out, b_out, G, _pooled(pool, L, self.pooling),
+                                            Y, weights, loss)
+        for (s, e), state in zip(windows, starts):  # pass 2
+            if not once:
+                layers = self._forward_layers(W, batch.X1[s:e], batch.n_active[s:e], state,
+                                              replay)
+            dYs = _pool_backward(dP, L, s, e, self.pooling, pool, self.hidden_sizes[-1])
+            ids = None if batch.ids is None else (batch.ids[s:e], batch.X1[s:e, -1])
+            self._backward_layers(W, G, layers, dYs, batch.n_active[s:e], dh_out, ids)
         return value
 
     def _backward_layers(self, W, G, layers, dYs, n_active, dh_out=None, ids=None):
@@ -1033,6 +1105,67 @@ class RecurrentNetwork:
         if ids is not None:
             _embedding_backward(G["embedding.weight"], ids[0], dinp, ids[1])
         workspace().give(*done)
+
+
+def _head_loss_and_backward(W_out, b_out, G, feats, Y, weights, loss):
+    """The loss of the head ``Z = W_out @ feats + b_out`` on inputs ``feats`` (F, N), its
+    gradients added to G's head, and the gradient of ``feats`` (F, N): (loss, dfeats)."""
+    value, dZ = LOSSES[loss]((W_out @ feats + b_out[:, None]).T, Y, weights)  # dZ (N, K)
+    G["head.weight"] += (dZ.T @ feats.T).astype(G["head.weight"].dtype)
+    G["head.bias"] += dZ.sum(axis=0)
+    return value, W_out.T @ dZ.T
+
+
+def _pool_steps(Ys, lengths, s, pooling, pool=None):
+    """Pool the top outputs of the steps [s, s+T) of a batch, onto the pool of the steps
+    before s.
+
+    ``Ys`` holds the outputs of each direction, (T, H, B); their rows are stacked into
+    ``Y`` (T, F, B), F = nd*H, as the head reads them. ``lengths`` (B,) counts each column's
+    real steps in this window (0 to T): only those count, whatever the other steps hold.
+    ``pool`` is what this function returned for the steps before s (None if s is 0).
+
+    Returns ``(S, A)``: for "mean", S (F, B) the sum of Y over the real steps so far and A
+    None; for "max", S (F, B) their elementwise maximum (-inf before any real step) and A
+    (F, B) the step (counted from the batch's first) that holds it, the first one on ties.
+    :func:`_pooled` turns the pool into the head input.
+    """
+    Y = np.concatenate(Ys, axis=1)
+    real = (np.arange(len(Y))[:, None] < lengths[None, :])[:, None, :]  # (T, 1, B)
+    if pooling == "mean":
+        S = np.where(real, Y, 0).sum(axis=0)
+        return (S if pool is None else pool[0] + S), None
+    Y = np.where(real, Y, -np.inf)
+    t = Y.argmax(axis=0)  # the first maximum
+    S, A = np.take_along_axis(Y, t[None], axis=0)[0], t + s
+    if pool is not None:
+        before = pool[0] >= S  # ties go to the earlier step
+        S, A = np.where(before, pool[0], S), np.where(before, pool[1], A)
+    return S, A
+
+
+def _pooled(pool, lengths, pooling):
+    """The head input P (F, B) from the pool of all steps (:func:`_pool_steps`):
+    P = S / L for "mean" (L the length of each column), P = S for "max"."""
+    S, _ = pool
+    return S / lengths.astype(S.dtype) if pooling == "mean" else S
+
+
+def _pool_backward(dP, lengths, s, e, pooling, pool, H):
+    """The gradient of the top outputs of the steps [s, e), from dP (F, B), the gradient of
+    the head input P of :func:`_pooled`: one (e-s, H, B) array per direction.
+
+    "mean": P = (1/L) sum_{t<L} Y_t, so dY_t = dP / L at every real step t and 0 after.
+    "max": P = Y_A elementwise, so dY_t = dP where t = A (the first maximum) and 0
+    elsewhere.
+    """
+    t = np.arange(s, e)[:, None, None]  # (T, 1, 1)
+    if pooling == "mean":
+        dY = np.where(t < lengths, dP / lengths.astype(dP.dtype), 0)
+    else:
+        dY = np.where(t == pool[1], dP, 0)
+    dY = dY.astype(dP.dtype, copy=False)
+    return [np.ascontiguousarray(dY[:, d:d + H]) for d in range(0, dY.shape[1], H)]
 
 
 def _late_start(impl, cell, w, X1, n_active, state0, keep, outputs):

@@ -122,12 +122,16 @@ def make_case(cell, activation, hidden_sizes, bidirectional, T, lengths, seed,
     return finish_case(case, params, head, run_layers(layers, X, lengths), y, lengths)
 
 
-def finish_case(case, params, head, run, y, lengths):
+def finish_case(case, params, head, run, y, lengths, losses=None):
     """``case`` with the forward pass ``run`` (outputs, h_n, c_n), both objectives' losses
-    and their gradients with respect to ``params``, as a flat dict of NumPy arrays."""
+    and their gradients with respect to ``params``, as a flat dict of NumPy arrays.
+    ``losses`` ({objective: loss on ``run``}, targets in ``y[objective]``) replaces the two
+    objectives above."""
     outputs, h_n, c_n = run
-    losses = {"sequence": sequence_loss(head(outputs), y["sequence"], lengths),
-              "last": torch.nn.functional.cross_entropy(head(last_features(h_n)), y["last"])}
+    if losses is None:
+        losses = {"sequence": sequence_loss(head(outputs), y["sequence"], lengths),
+                  "last": torch.nn.functional.cross_entropy(head(last_features(h_n)),
+                                                            y["last"])}
     case = {**case, "lengths": lengths, "outputs": outputs}
     case.update({f"h_n/l{k}": h for k, h in enumerate(h_n)})
     case.update({f"c_n/l{k}": c for k, c in enumerate(c_n or [])})
