@@ -14,6 +14,14 @@ from ._docs import fill_doc
 from .nn.network import POOLINGS
 
 
+def _weighted_mean(correct, weights):
+    """The mean of ``correct`` weighted by ``weights`` (plain if every weight is 0)."""
+    total = float(np.sum(weights))
+    if total == 0:
+        return float(np.mean(correct))
+    return float(np.dot(correct.astype(np.float64), weights) / total)
+
+
 class ClassifierRNN(BaseRNN):
     """Label handling shared by the sequence classifier and the sequence tagger."""
 
@@ -206,8 +214,10 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
         return Y if counts[counts > 0].min() >= 2 else None
 
     def _score_validation(self, validation):
+        """Accuracy on the validation sequences, weighted as the loss is (sample and class
+        weights)."""
         Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
-        return float(np.mean(Z.argmax(axis=1) == validation.Y))
+        return _weighted_mean(Z.argmax(axis=1) == validation.Y, validation.weights)
 
     def predict_proba(self, X, initial_state=None):
         """Class probabilities of each sequence.

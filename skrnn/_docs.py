@@ -114,7 +114,9 @@ grad_norm_curve_ : list of float
 best_loss_ : float
     Lowest training loss.
 validation_scores_ : list of float or None
-    Validation score of every epoch with early_stopping.
+    Validation score of every epoch with early_stopping: accuracy (classifiers, over real
+    steps for the tagger) or R^2 (regressors), weighted as the training loss is, by the
+    sample weights and, for classifiers, class_weight.
 best_validation_score_ : float or None
     Best validation score with early_stopping.
 n_iter_ : int

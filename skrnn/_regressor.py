@@ -119,8 +119,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                              f"{self.network_.n_outputs} outputs.")
 
     def _score_validation(self, validation):
+        """R^2 on the validation sequences, weighted by their sample weights."""
         Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
-        return float(r2_score(validation.Y, Z))
+        return float(r2_score(validation.Y, Z, sample_weight=validation.weights))
 
     def predict(self, X, initial_state=None):
         """The predicted targets of each sequence.

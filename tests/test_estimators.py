@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -454,3 +455,39 @@ def test_cosine_schedule_reaches_zero_at_max_iter_and_verbose_shows_the_rate(cap
     rates = [line.split("learning rate = ")[1].split(",")[0]
              for line in capsys.readouterr().out.splitlines() if "learning rate" in line]
     assert rates == ["0.02", "0.0171", "0.01", "0.00293"]
+
+
+def test_validation_scores_are_weighted_as_the_loss_is():
+    """Early stopping's score counts each validation sequence (or step) with its loss weight:
+    sample weights and class_weight."""
+    from skrnn import RNNSequenceTagger
+    from skrnn._training import TrainingData
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 4, 2))
+    clf = RNNClassifier(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
+    suppress(lambda: clf.fit(X, np.arange(8) % 2))
+    predicted = clf.predict(X)
+    y = np.where(np.arange(8) < 4, predicted, 1 - predicted)  # right on 4, wrong on 4
+    lengths = np.full(8, 4)
+    for w, expected in ((np.ones(8), 0.5), (np.r_[np.ones(4), np.zeros(4)], 1.0),
+                        (np.r_[np.ones(4), 3 * np.ones(4)], 0.25), (np.zeros(8), 0.5)):
+        data = TrainingData(X, lengths, np.searchsorted(clf.classes_, y), w)
+        assert clf._score_validation(data) == pytest.approx(expected)
+    reg = RNNRegressor(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
+    suppress(lambda: reg.fit(X, X[:, -1, 0]))
+    target = X[:, -1, 0]
+    off = np.where(np.arange(8) < 4, reg.predict(X), target)  # perfect on the last four
+    data = TrainingData(X, lengths, off[:, None], np.r_[np.zeros(4), np.ones(4)])
+    assert reg._score_validation(data) == pytest.approx(
+        r2_score(off, reg.predict(X), sample_weight=data.weights))
+    tagger = RNNSequenceTagger(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
+    steps = [np.arange(4) % 2] * 8
+    suppress(lambda: tagger.fit(list(X), steps))
+    codes = np.searchsorted(tagger.classes_, np.array(tagger.predict(list(X))))
+    wrong = 1 - codes
+    W = np.ones((8, 4))
+    W[:, 2:] = 0  # only the first two steps count
+    Y = np.where(np.arange(4) < 2, codes, wrong)
+    assert tagger._score_validation(TrainingData(X, lengths, Y, W)) == 1.0
+    assert tagger._score_validation(TrainingData(X, lengths, Y, np.ones((8, 4)))) == 0.5
