@@ -54,8 +54,12 @@ random_state : int, RandomState instance or None, default=None
 tol : float, default=1e-4
     Training stops when the loss (or the validation score with early_stopping) does not
     improve by tol for n_iter_no_change consecutive epochs.
-verbose : bool, default=False
-    Print one line per epoch: loss, validation score, gradient norm, time.
+verbose : bool or int, default=False
+    Report progress of the mini-batch solvers. True (1) in a terminal or a notebook: one
+    line, rewritten every epoch, with the epoch of max_iter, the loss, the validation score,
+    the learning rate and the time so far; elsewhere (a log, a pipe) and with 2: one line
+    per epoch, as MLPClassifier prints (loss, validation score, gradient norm, learning rate,
+    seconds). Stopping decisions are printed on their own lines.
 warm_start : bool, default=False
     Start fit from the weights of the previous fit.
 momentum : float, default=0.9

@@ -12,6 +12,7 @@ stop (scikit-learn's ``trigger_stopping``). A non-finite loss, gradient or weigh
 with the weights of the best epoch; so does an interrupt (Ctrl-C).
 """
 
+import sys
 import time
 import warnings
 from typing import NamedTuple
@@ -61,6 +62,7 @@ def fit_stochastic(est, data, rng, incremental):
     n = len(train.lengths)
     batch_size = auto_batch_size(n) if est.batch_size == "auto" else min(est.batch_size, n)
     best = est.theta_.copy()  # the weights of the best epoch so far
+    progress = Progress(est.verbose, 1 if incremental else est.max_iter)
     try:
         for _ in range(1 if incremental else est.max_iter):
             start = time.perf_counter()
@@ -68,19 +70,23 @@ def fit_stochastic(est, data, rng, incremental):
             if loss is None:  # diverged: the best epoch's weights are back
                 return
             best = _record_epoch(est, loss, grad_norm, validation, best,
-                                 time.perf_counter() - start)
-            if _should_stop(est):
+                                 time.perf_counter() - start, progress)
+            if _should_stop(est, progress):
                 break
         else:
             if not incremental:
+                progress.end()
                 warnings.warn(f"Stochastic optimizer: maximum iterations ({est.max_iter}) "
                               "reached and the optimization hasn't converged yet.",
                               ConvergenceWarning)
     except KeyboardInterrupt:
+        progress.end()
         est.theta_ = best
         warnings.warn(f"fit was interrupted (KeyboardInterrupt) during epoch {est.n_iter_ + 1}; "
                       "the model keeps the weights of its best epoch so far.", UserWarning)
         return
+    finally:
+        progress.end()
     if est.early_stopping and not incremental:
         est.theta_ = best
 
@@ -143,7 +149,7 @@ def _diverged(est, what, best):
     return best
 
 
-def _record_epoch(est, loss, grad_norm, validation, best, seconds):
+def _record_epoch(est, loss, grad_norm, validation, best, seconds, progress):
     """Append to the curves, keep the best weights, count the epochs without progress and
     run the optimizer's schedule. Returns the best weights."""
     est.n_iter_ += 1
@@ -162,16 +168,64 @@ def _record_epoch(est, loss, grad_norm, validation, best, seconds):
     est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
     learning_rate = est._optimizer.learning_rate  # the rate this epoch ran with
     est._optimizer.iteration_ends(est.t_, est.n_iter_)
-    if est.verbose:
-        val = "" if validation is None else \
-            f", validation score = {est.validation_scores_[-1]:.6f}"
-        print(f"Iteration {est.n_iter_}, loss = {loss:.8f}{val}, "
-              f"gradient norm = {grad_norm:.4g}, learning rate = {learning_rate:.3g}, "
-              f"time = {seconds:.3f}s")
+    progress.epoch(est, loss, grad_norm, learning_rate, seconds)
     return best
 
 
-def _should_stop(est):
+class Progress:
+    """What ``verbose`` prints during a mini-batch fit.
+
+    ``verbose=2``, or ``True``/1 when the output is not interactive (a log file, a pipe): one
+    line per epoch (loss, validation score, gradient norm, learning rate, seconds), as
+    MLPClassifier prints. ``True``/1 in a terminal or a notebook: one line that each epoch
+    rewrites (epoch of max_iter, loss, validation score, learning rate, time so far), ended
+    when the fit ends. Messages about stopping go on their own line.
+    """
+
+    def __init__(self, verbose, max_epochs):
+        self.level = int(verbose)
+        self.max_epochs = max_epochs
+        self.rewrite = self.level == 1 and _interactive(sys.stdout)
+        self.open = False  # a rewritten line is on screen
+        self.start = time.perf_counter()
+
+    def epoch(self, est, loss, grad_norm, learning_rate, seconds):
+        """Report the epoch just recorded in ``est``."""
+        if not self.level:
+            return
+        scores = est.validation_scores_
+        if not self.rewrite:
+            val = "" if not scores else f", validation score = {scores[-1]:.6f}"
+            print(f"Iteration {est.n_iter_}, loss = {loss:.8f}{val}, "
+                  f"gradient norm = {grad_norm:.4g}, learning rate = {learning_rate:.3g}, "
+                  f"time = {seconds:.3f}s")
+            return
+        val = "" if not scores else f"  validation {scores[-1]:.4f}"
+        total = time.perf_counter() - self.start
+        print(f"\repoch {est.n_iter_}/{self.max_epochs}  loss {loss:.5g}{val}  "
+              f"learning rate {learning_rate:.3g}  {total:.1f} s ({seconds:.2f} s/epoch)  ",
+              end="", flush=True)
+        self.open = True
+
+    def end(self):
+        """End the rewritten line, if one is open."""
+        if self.open:
+            print()
+            self.open = False
+
+
+def _interactive(stream):
+    """Whether ``stream`` shows a rewritten line as one line: a terminal or a notebook."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        if isatty is not None and isatty():
+            return True
+    except ValueError:  # a closed stream
+        return False
+    return type(stream).__module__.startswith("ipykernel")
+
+
+def _should_stop(est, progress):
     """After more than ``n_iter_no_change`` epochs without improvement, the optimizer decides
     (the "adaptive" schedule lowers its learning rate instead, until it is too small)."""
     if est._no_improvement_count <= est.n_iter_no_change:
@@ -179,6 +233,7 @@ def _should_stop(est):
     what = "Validation score" if est.early_stopping else "Training loss"
     msg = (f"{what} did not improve more than tol={est.tol} for {est.n_iter_no_change} "
            "consecutive epochs.")
+    progress.end()
     if est._optimizer.trigger_stopping(msg, est.verbose):
         return True
     est._no_improvement_count = 0

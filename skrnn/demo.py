@@ -20,7 +20,8 @@ def main():
     X = digits.images / 16.0  # (1797, 8 steps, 8 features)
     X_train, X_test, y_train, y_test = train_test_split(
         X, digits.target, test_size=0.25, stratify=digits.target, random_state=0)
-    clf = RNNClassifier("gru", hidden_layer_sizes=(64,), max_iter=40, random_state=0)
+    clf = RNNClassifier("gru", hidden_layer_sizes=(64,), max_iter=40, random_state=0,
+                        verbose=True)  # one progress line in a terminal, a line per epoch in a log
     start = time.perf_counter()
     with warnings.catch_warnings():  # a fixed budget of 40 epochs is the point of a demo
         warnings.simplefilter("ignore", ConvergenceWarning)

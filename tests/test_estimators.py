@@ -491,3 +491,25 @@ def test_validation_scores_are_weighted_as_the_loss_is():
     Y = np.where(np.arange(4) < 2, codes, wrong)
     assert tagger._score_validation(TrainingData(X, lengths, Y, W)) == 1.0
     assert tagger._score_validation(TrainingData(X, lengths, Y, np.ones((8, 4)))) == 0.5
+
+
+def test_verbose_rewrites_one_line_in_a_terminal_and_prints_lines_elsewhere(monkeypatch, capsys):
+    import sys
+
+    X = np.random.default_rng(0).normal(size=(12, 5))
+    kwargs = dict(hidden_layer_sizes=(3,), max_iter=3, n_iter_no_change=10, random_state=0)
+    suppress(lambda: RNNClassifier(verbose=True, **kwargs).fit(X, np.arange(12) % 2))
+    lines = capsys.readouterr().out.splitlines()  # captured: not a terminal
+    assert [line.split(",")[0] for line in lines] == ["Iteration 1", "Iteration 2", "Iteration 3"]
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    suppress(lambda: RNNClassifier(verbose=True, **kwargs).fit(X, np.arange(12) % 2))
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.endswith("\n")  # one line, ended when the fit ends
+    assert [part.split("  ")[0] for part in out.strip("\n").split("\r")[1:]] == \
+        ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    suppress(lambda: RNNClassifier(verbose=2, **kwargs).fit(X, np.arange(12) % 2))
+    assert capsys.readouterr().out.count("Iteration") == 3
+    suppress(lambda: RNNClassifier(verbose=True, tol=10.0, **{**kwargs, "n_iter_no_change": 1})
+             .fit(X, np.arange(12) % 2))
+    out = capsys.readouterr().out  # the stopping message starts a line of its own
+    assert "\nTraining loss did not improve" in out and out.endswith("Stopping.\n")
