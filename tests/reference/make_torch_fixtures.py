@@ -101,18 +101,28 @@ def last_features(h_n):
     return torch.cat(list(h_n[-1]), dim=1)
 
 
-def make_case(cell, activation, hidden_sizes, bidirectional, T, lengths, seed,
-              input_size=INPUT_SIZE, n_outputs=N_OUTPUTS, dtype=torch.float64):
-    """One reference case as a flat dict of NumPy arrays (see the module docstring)."""
+def case_inputs(cell, activation, hidden_sizes, bidirectional, T, lengths, seed, input_size,
+                n_outputs, dtype):
+    """A case's layers, head, named parameters, lengths, padding mask (B, T, 1) and input X
+    (B, T, input_size), NaN at padded steps, drawn from ``seed`` in this order."""
     torch.manual_seed(seed)
     layers = recurrent_layers(cell, activation, input_size, hidden_sizes, bidirectional, dtype)
     nd = 2 if bidirectional else 1
     head = torch.nn.Linear(nd * hidden_sizes[-1], n_outputs, dtype=dtype)
     params = named_parameters(layers, head)
     lengths = torch.tensor(lengths, dtype=torch.int64)
-    B = len(lengths)
     padded = (torch.arange(T)[None, :] >= lengths[:, None])[..., None]
-    X = torch.randn(B, T, input_size, dtype=dtype).masked_fill(padded, float("nan"))
+    X = torch.randn(len(lengths), T, input_size, dtype=dtype).masked_fill(padded, float("nan"))
+    return layers, head, params, lengths, padded, X
+
+
+def make_case(cell, activation, hidden_sizes, bidirectional, T, lengths, seed,
+              input_size=INPUT_SIZE, n_outputs=N_OUTPUTS, dtype=torch.float64):
+    """One reference case as a flat dict of NumPy arrays (see the module docstring)."""
+    layers, head, params, lengths, padded, X = case_inputs(
+        cell, activation, hidden_sizes, bidirectional, T, lengths, seed, input_size, n_outputs,
+        dtype)
+    B = len(lengths)
     y = {"sequence": torch.randn(B, T, n_outputs, dtype=dtype).masked_fill(padded, float("nan")),
          "last": torch.randint(0, n_outputs, (B,))}
 

@@ -29,7 +29,7 @@ This file imports torch; skrnn never does.
 from pathlib import Path
 
 import torch
-from make_torch_fixtures import finish_case, named_parameters, recurrent_layers, run_layers, save
+from make_torch_fixtures import case_inputs, finish_case, run_layers, save
 
 CELLS = {"rnn_tanh": ("rnn", "tanh"), "lstm": ("lstm", "tanh"), "gru": ("gru", "tanh")}
 LAYOUTS = {
@@ -52,15 +52,10 @@ def pool(Y, lengths, pooling):
 def make_case(cell, activation, hidden_sizes, bidirectional, T, lengths, seed,
               input_size=INPUT_SIZE, n_outputs=N_OUTPUTS, dtype=torch.float64):
     """One reference case as a flat dict of NumPy arrays (see the module docstring)."""
-    torch.manual_seed(seed)
-    layers = recurrent_layers(cell, activation, input_size, hidden_sizes, bidirectional, dtype)
-    nd = 2 if bidirectional else 1
-    head = torch.nn.Linear(nd * hidden_sizes[-1], n_outputs, dtype=dtype)
-    params = named_parameters(layers, head)
-    lengths = torch.tensor(lengths, dtype=torch.int64)
+    layers, head, params, lengths, padded, X = case_inputs(
+        cell, activation, hidden_sizes, bidirectional, T, lengths, seed, input_size, n_outputs,
+        dtype)
     B = len(lengths)
-    padded = (torch.arange(T)[None, :] >= lengths[:, None])[..., None]
-    X = torch.randn(B, T, input_size, dtype=dtype).masked_fill(padded, float("nan"))
     y = {pooling: torch.randint(0, n_outputs, (B,)) for pooling in POOLINGS}
 
     run = run_layers(layers, X, lengths)
