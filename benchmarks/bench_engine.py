@@ -94,16 +94,20 @@ def _time_calls(fn, k):
     return (time.perf_counter() - t0) / k
 
 
-def time_group(fns, repeats, min_time, settle=0.0):
+def time_group(fns, repeats, min_time, settle=0.0, warm_up=True):
     """Median seconds per call of each function, measured in turn (interleaved, the order
     reversed every other round).
 
-    ``settle`` seconds of sleep before each measurement let the other library's worker threads,
-    which spin for a while after their last task, go idle first.
+    Each measurement repeats its function until ``min_time`` has passed (at least once; with
+    ``min_time=0`` every measurement is one call). ``settle`` seconds of sleep before each
+    measurement let the other library's worker threads, which spin for a while after their last
+    task, go idle first. ``warm_up=False`` when the caller has already run every function.
     """
-    for fn in fns:
-        fn()  # warm up: allocations, optimizer state, oneDNN primitives, compiled kernels
-    ks = [max(1, math.ceil(min_time / max(_time_calls(fn, 1), 1e-7))) for fn in fns]
+    if warm_up:
+        for fn in fns:
+            fn()  # allocations, optimizer state, oneDNN primitives, compiled kernels
+    ks = [max(1, math.ceil(min_time / max(_time_calls(fn, 1), 1e-7))) if min_time else 1
+          for fn in fns]
     times = [[] for _ in fns]
     for r in range(repeats):
         order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
