@@ -38,6 +38,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,41 @@ def with_kernels(kernels, fn):
         with config_context(kernels=kernels):
             return fn()
     return run
+
+
+class Timers:
+    """Inclusive seconds and calls of functions wrapped for a while (then restored)."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self.calls = defaultdict(int)
+        self._undo = []
+
+    def wrap(self, owner, name, label, replacement=None):
+        """Time the calls of ``owner.name`` under ``label``; with a ``replacement``, call it
+        instead of the original until :meth:`restore`."""
+        original = getattr(owner, name)
+        had_own = name in vars(owner)
+        called = original if replacement is None else replacement
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return called(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - t0
+                self.calls[label] += 1
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original if had_own else None))
+
+    def restore(self):
+        for owner, name, original in reversed(self._undo):
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        self._undo.clear()
 
 
 # -- the two implementations -----------------------------------------------------------------

@@ -73,6 +73,10 @@ the geometric mean of the ratios of the four tasks in their own configuration (o
 batch size) against the targets for a whole fit: at most 0.8 with the compiled kernels and
 1.0 with the NumPy kernels (``FIT_TARGETS``).
 
+``--overhead`` measures the estimator's own time around the engine in each fit: the same fit
+with ``RecurrentNetwork.loss_and_grad`` replaced by a stub returning a fixed gradient, timed by
+part (see :func:`estimator_time`), and the input validation of one predict.
+
 With numba among the kernels, the script first reports what the compiled kernels cost before
 their first use: the seconds to import numba and ``skrnn.nn._fast.compiled`` in a fresh process
 with an empty numba cache (compilation) and again with the cache that left (loading it), the
@@ -90,6 +94,7 @@ Examples
 import argparse
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,9 +113,12 @@ import torch.nn.functional as torch_F  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence  # noqa: E402
 
 import skrnn  # noqa: E402
-from bench_engine import describe_run, set_threads, time_group, with_kernels  # noqa: E402
-from skrnn import RNNClassifier, RNNRegressor  # noqa: E402
+from bench_engine import Timers, describe_run, set_threads, time_group, with_kernels  # noqa: E402
+from skrnn import RNNClassifier, RNNRegressor, _training  # noqa: E402
+from skrnn._base import BaseRNN  # noqa: E402
+from skrnn.nn import RecurrentNetwork  # noqa: E402
 from skrnn.nn._fast import numba_available  # noqa: E402
+from skrnn.nn.optimizers import Adam  # noqa: E402
 
 CELLS = ("rnn", "gru", "lstm")
 TORCH_MODULES = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
@@ -374,6 +382,66 @@ def batch_sizes(task, sweep):
     return sorted({task.batch_size, *sweep})
 
 
+# -- the estimator's own time -------------------------------------------------------------------
+def _fixed_gradient(network, theta, *args, **kwargs):
+    """Stands in for RecurrentNetwork.loss_and_grad: a loss and a gradient, no computation."""
+    return 0.5, np.full(theta.size, 1e-3, theta.dtype)
+
+
+def estimator_time(task, cell, epochs, repeats):
+    """Seconds the estimator spends around the engine in one fit, by part, and in the input
+    validation of one predict (medians of ``repeats`` measurements).
+
+    The fit runs with the engine's ``loss_and_grad`` replaced by :func:`_fixed_gradient`, so
+    that everything else (validation, setup, mini-batch slicing, the checks of every step,
+    the records of every epoch, clipping and Adam) runs as in a real fit, timed by part.
+    """
+    samples = []
+    for _ in range(repeats + 1):  # the first one warms up
+        timers = Timers()
+        timers.wrap(RecurrentNetwork, "loss_and_grad", "engine", _fixed_gradient)
+        timers.wrap(BaseRNN, "_validate_sequences", "validate")
+        timers.wrap(_training, "_run_epoch", "epochs")
+        timers.wrap(_training.TrainingData, "take", "take")
+        timers.wrap(_training, "clip_grad_norm", "clip")
+        timers.wrap(Adam, "update_params", "adam")
+        try:
+            t0 = time.perf_counter()
+            est = skrnn_fit(task, cell, epochs)
+            total = time.perf_counter() - t0
+        finally:
+            timers.restore()
+        s = timers.seconds
+        samples.append(dict(
+            validate=s["validate"], setup=total - s["epochs"] - s["validate"], take=s["take"],
+            steps=s["epochs"] - s["take"] - s["engine"] - s["clip"] - s["adam"],
+            optimizer=s["clip"] + s["adam"]))
+    out = {k: statistics.median(x[k] for x in samples[1:]) for k in samples[0]}
+    out["estimator"] = out["validate"] + out["setup"] + out["take"] + out["steps"]
+    out["predict_validate"] = time_group([lambda: est._validate_sequences(task.X, reset=False)],
+                                         repeats, 0.05)[0]
+    return out
+
+
+OVERHEAD_HEADER = (f"{'task':<9} {'cell':<5} {'batch':>5} {'validate':>8} {'setup':>6} "
+                   f"{'slicing':>7} {'steps':>6} {'total':>7}  {'share of fit':>14}  "
+                   f"{'clip+Adam':>9}  {'predict validate':>16} {'share':>12}")
+
+
+def _overhead_line(rows):
+    """One line of the estimator's own time (ms) for the rows of one case (one per kernels
+    setting), with its share of their whole fit and predict times."""
+    r, o = rows[0], rows[0]["overhead"]
+    fit_share = " / ".join(f"{100 * o['estimator'] / x['fit_s']:.1f}%" for x in rows)
+    pred_share = (" / ".join(f"{100 * o['predict_validate'] / x['pred_s']:.1f}%" for x in rows)
+                  if r["pred_s"] is not None else "-")
+    batch = f"{r['batch']}{'*' if r['own_batch'] else ''}"
+    return (f"{r['task']:<9} {r['cell']:<5} {batch:>5} {1e3 * o['validate']:>8.2f} "
+            f"{1e3 * o['setup']:>6.2f} {1e3 * o['take']:>7.2f} {1e3 * o['steps']:>6.2f} "
+            f"{1e3 * o['estimator']:>7.2f}  {fit_share:>14}  {1e3 * o['optimizer']:>9.2f}  "
+            f"{1e3 * o['predict_validate']:>16.3f} {pred_share:>12}")
+
+
 # -- the cost of the compiled kernels before their first use -----------------------------------
 _IMPORT_COMPILED = """
 import sys, time
@@ -530,6 +598,9 @@ def parse_args(argv):
                    help="seconds to sleep before each measurement when running with more than "
                         "one thread, so that the other library's spinning worker threads go "
                         "idle (default 0.02)")
+    p.add_argument("--overhead", action="store_true",
+                   help="also measure the estimator's own time around the engine in every fit "
+                        "(and in the input validation of predict), by part")
     p.add_argument("--no-compile-cost", action="store_true",
                    help="skip the measurement of the compiled kernels' import and compilation")
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as markdown")
@@ -586,12 +657,28 @@ def main(argv=None):
             for cell in args.cells or [task.cell]:
                 for batch in batch_sizes(task, args.batch_sizes):
                     epochs = args.batch1_epochs if batch == 1 else args.epochs
-                    for row in run_task(replace(task, batch_size=batch), cell, args.kernels,
-                                        threads, epochs, args.repeats, args.min_time, settle,
-                                        own_batch=batch == task.batch_size):
-                        rows.append(row)
+                    case = replace(task, batch_size=batch)
+                    new = run_task(case, cell, args.kernels, threads, epochs, args.repeats,
+                                   args.min_time, settle, own_batch=batch == task.batch_size)
+                    for row in new:
                         log(_row_line(row))
+                    if args.overhead:
+                        overhead = estimator_time(case, cell, epochs, args.repeats)
+                        for row in new:
+                            row["overhead"] = overhead
+                    rows += new
     set_threads(1)
+
+    if args.overhead:
+        log("\nthe estimator's own time in one fit, ms (the engine's loss_and_grad replaced by a "
+            "fixed gradient; median of the repeats): input validation, the rest of the setup "
+            "before the epochs, mini-batch slicing, the rest of the steps and epochs; their "
+            f"total and its share of the whole fit ({' / '.join(args.kernels)} kernels, from "
+            "the table above); clipping and Adam (the engine's optimizer, apart); the input "
+            "validation of one predict and its share of the whole predict")
+        log(OVERHEAD_HEADER)
+        for i in range(0, len(rows), len(args.kernels)):
+            log(_overhead_line(rows[i:i + len(args.kernels)]))
 
     summary = summarize(rows, args.threads, args.kernels, args.cells, args.batch_sizes)
     log("\ngeometric mean of skrnn / PyTorch time (own: the four tasks in their own "
