@@ -1042,12 +1042,14 @@ def _ragged_to_padded(items, policy):
 def _sequence_item(item, i):
     """One item of a ragged list as a numeric (T_i, F) array (maybe a view of the item)."""
     where = f"Sequence {i}"
-    if _is_sparse(item):
+    if isinstance(item, np.ndarray):  # the common case, neither sparse nor pandas
+        a = np.asarray(item)
+    elif _is_sparse(item):
         raise TypeError(
             f"{where} is a scipy.sparse {type(item).__name__}: the sequences of a list must be "
             "dense arrays (T_i, n_features). Convert each one with .toarray()."
         )
-    if _is_pandas(item, "DataFrame") or _is_pandas(item, "Series"):
+    elif _is_pandas(item, "DataFrame") or _is_pandas(item, "Series"):
         a = _frame_values(item)
     else:
         try:
