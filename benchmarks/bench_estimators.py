@@ -671,8 +671,10 @@ def main(argv=None):
 
     if args.overhead:
         log("\nthe estimator's own time in one fit, ms (the engine's loss_and_grad replaced by a "
-            "fixed gradient; median of the repeats): input validation, the rest of the setup "
-            "before the epochs, mini-batch slicing, the rest of the steps and epochs; their "
+            "fixed gradient; median of the repeats): input validation; setup, the rest of the "
+            "fit outside the epochs' loops over mini-batches (parameter and target checks, "
+            "initial weights, the record of each epoch); mini-batch slicing; the rest of the "
+            "steps (checks, sums); their "
             f"total and its share of the whole fit ({' / '.join(args.kernels)} kernels, from "
             "the table above); clipping and Adam (the engine's optimizer, apart); the input "
             "validation of one predict and its share of the whole predict")
