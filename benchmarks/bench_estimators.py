@@ -566,7 +566,37 @@ def markdown(rows, summary, tasks, meta, settings):
                 f"| {r['fit_s']:.3f} | {r['fit_t']:.3f} | {r['fit_s'] / r['fit_t']:.2f} "
                 f"{pred}| {r['score_s']:.3f} / {r['score_t']:.3f} |")
         lines.append("")
+    if all("overhead" in r for r in rows):
+        lines += _overhead_markdown(rows)
     return "\n".join(lines)
+
+
+def _overhead_markdown(rows):
+    kernels = list(dict.fromkeys(r["kernels"] for r in rows))
+    lines = ["### The estimator's own time in one fit (ms)", "",
+             "The fit with the engine's `loss_and_grad` replaced by a fixed gradient, timed by "
+             "part (median of the repeats); the share is of the row's whole fit (or predict) "
+             f"with the {' / '.join(kernels)} kernels, from the table above. Setup: the fit "
+             "outside its loops over mini-batches besides validation (parameter and target "
+             "checks, initial weights, the record of each epoch). Clipping and Adam are the "
+             "engine's optimizer, given apart.", "",
+             "| task | cell | batch | threads | validation | setup | mini-batch slicing "
+             "| rest of the steps | total | share of the fit | clip + Adam "
+             "| predict: validation | share of the predict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for i in range(0, len(rows), len(kernels)):
+        case = rows[i:i + len(kernels)]
+        r, o = case[0], case[0]["overhead"]
+        fit_share = " / ".join(f"{100 * o['estimator'] / x['fit_s']:.1f}%" for x in case)
+        pred_share = (" / ".join(f"{100 * o['predict_validate'] / x['pred_s']:.1f}%"
+                                 for x in case) if r["pred_s"] is not None else "-")
+        batch = f"{r['batch']} (own)" if r["own_batch"] else str(r["batch"])
+        lines.append(f"| {r['task']} | {r['cell']} | {batch} | {r['threads']} "
+                     f"| {1e3 * o['validate']:.2f} | {1e3 * o['setup']:.2f} "
+                     f"| {1e3 * o['take']:.2f} | {1e3 * o['steps']:.2f} "
+                     f"| {1e3 * o['estimator']:.2f} | {fit_share} | {1e3 * o['optimizer']:.2f} "
+                     f"| {1e3 * o['predict_validate']:.3f} | {pred_share} |")
+    return lines + [""]
 
 
 def parse_args(argv):
