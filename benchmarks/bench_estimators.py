@@ -476,7 +476,7 @@ def summarize(rows, thread_counts, kernels, cells=None, sweep=()):
     """Geometric means of the fit and predict ratios per thread count and kernels setting: over
     the four tasks in their own configuration (against ``FIT_TARGETS``), per cell at the
     tasks' own batch sizes when the tasks ran with several cells, and per batch size of the
-    sweep (fit only)."""
+    sweep (fit only: predict does not depend on the batch size of training)."""
     groups = [("own", lambda r: r["own"])]
     groups += [(cell, lambda r, c=cell: r["cell"] == c and r["own_batch"]) for cell in cells or ()]
     groups += [(f"batch {b}", lambda r, b=b: r["batch"] == b) for b in sweep]
@@ -488,7 +488,8 @@ def summarize(rows, thread_counts, kernels, cells=None, sweep=()):
                        if r["threads"] == threads and r["kernels"] == k and member(r)]
                 if not sel:
                     continue
-                timed = [r for r in sel if r["pred_s"] is not None]
+                timed = [r for r in sel if r["pred_s"] is not None
+                         and not label.startswith("batch")]
                 out.append(dict(threads=threads, kernels=k, group=label, n=len(sel),
                                 fit=geomean([r["fit_s"] / r["fit_t"] for r in sel]),
                                 pred=(geomean([r["pred_s"] / r["pred_t"] for r in timed])
