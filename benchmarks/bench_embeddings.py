@@ -65,7 +65,6 @@ import sys
 import time
 import tracemalloc
 import warnings
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,7 @@ import torch.nn.functional as torch_F  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence  # noqa: E402
 
 import skrnn  # noqa: E402
-from bench_engine import _time_calls, describe_run, set_threads  # noqa: E402
+from bench_engine import Timers, _time_calls, describe_run, set_threads  # noqa: E402
 from skrnn import RNNClassifier  # noqa: E402
 from skrnn import _training  # noqa: E402
 from skrnn.nn import RecurrentNetwork, network  # noqa: E402
@@ -357,38 +356,6 @@ def run_engine(X, y, cell, repeats, min_time):
 
 
 # -- 3. where one skrnn fit spends its time --------------------------------------------------
-class Timers:
-    """Inclusive seconds and calls of functions wrapped for a while (then restored)."""
-
-    def __init__(self):
-        self.seconds = defaultdict(float)
-        self.calls = defaultdict(int)
-        self._undo = []
-
-    def wrap(self, owner, name, label):
-        original = getattr(owner, name)
-        had_own = name in vars(owner)
-
-        def timed(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.perf_counter() - t0
-                self.calls[label] += 1
-
-        setattr(owner, name, timed)
-        self._undo.append((owner, name, original if had_own else None))
-
-    def restore(self):
-        for owner, name, original in reversed(self._undo):
-            if original is None:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
-        self._undo.clear()
-
-
 def profile_fit(X, y, cell, epochs):
     """Seconds of one skrnn fit by part (exclusive), and the inputs of one table scatter."""
     timers = Timers()

@@ -38,6 +38,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -94,16 +95,20 @@ def _time_calls(fn, k):
     return (time.perf_counter() - t0) / k
 
 
-def time_group(fns, repeats, min_time, settle=0.0):
+def time_group(fns, repeats, min_time, settle=0.0, warm_up=True):
     """Median seconds per call of each function, measured in turn (interleaved, the order
     reversed every other round).
 
-    ``settle`` seconds of sleep before each measurement let the other library's worker threads,
-    which spin for a while after their last task, go idle first.
+    Each measurement repeats its function until ``min_time`` has passed (at least once; with
+    ``min_time=0`` every measurement is one call). ``settle`` seconds of sleep before each
+    measurement let the other library's worker threads, which spin for a while after their last
+    task, go idle first. ``warm_up=False`` when the caller has already run every function.
     """
-    for fn in fns:
-        fn()  # warm up: allocations, optimizer state, oneDNN primitives, compiled kernels
-    ks = [max(1, math.ceil(min_time / max(_time_calls(fn, 1), 1e-7))) for fn in fns]
+    if warm_up:
+        for fn in fns:
+            fn()  # allocations, optimizer state, oneDNN primitives, compiled kernels
+    ks = [max(1, math.ceil(min_time / max(_time_calls(fn, 1), 1e-7))) if min_time else 1
+          for fn in fns]
     times = [[] for _ in fns]
     for r in range(repeats):
         order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
@@ -124,6 +129,41 @@ def with_kernels(kernels, fn):
         with config_context(kernels=kernels):
             return fn()
     return run
+
+
+class Timers:
+    """Inclusive seconds and calls of functions wrapped for a while (then restored)."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self.calls = defaultdict(int)
+        self._undo = []
+
+    def wrap(self, owner, name, label, replacement=None):
+        """Time the calls of ``owner.name`` under ``label``; with a ``replacement``, call it
+        instead of the original until :meth:`restore`."""
+        original = getattr(owner, name)
+        had_own = name in vars(owner)
+        called = original if replacement is None else replacement
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return called(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - t0
+                self.calls[label] += 1
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original if had_own else None))
+
+    def restore(self):
+        for owner, name, original in reversed(self._undo):
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        self._undo.clear()
 
 
 # -- the two implementations -----------------------------------------------------------------

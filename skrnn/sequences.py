@@ -1042,12 +1042,14 @@ def _ragged_to_padded(items, policy):
 def _sequence_item(item, i):
     """One item of a ragged list as a numeric (T_i, F) array (maybe a view of the item)."""
     where = f"Sequence {i}"
-    if _is_sparse(item):
+    if isinstance(item, np.ndarray):  # the common case, neither sparse nor pandas
+        a = np.asarray(item)
+    elif _is_sparse(item):
         raise TypeError(
             f"{where} is a scipy.sparse {type(item).__name__}: the sequences of a list must be "
             "dense arrays (T_i, n_features). Convert each one with .toarray()."
         )
-    if _is_pandas(item, "DataFrame") or _is_pandas(item, "Series"):
+    elif _is_pandas(item, "DataFrame") or _is_pandas(item, "Series"):
         a = _frame_values(item)
     else:
         try:
@@ -1185,9 +1187,10 @@ def _find_lengths(X3, allow_nan_padding):
     other NaN, and any infinity, is an error naming the sequence.
     """
     n, max_length, _ = X3.shape
-    finite_steps = np.isfinite(X3).all(axis=2)
-    if finite_steps.all():
+    if np.isfinite(X3).all():  # the common case, in one pass: reducing over a short feature
+        # axis, as the checks by step below do, is up to 20x slower
         return np.full(n, max_length, dtype=np.int64)
+    finite_steps = np.isfinite(X3).all(axis=2)
     if not allow_nan_padding:  # every non-finite step is an error: this raises
         _raise_on_bad_steps(X3, ~finite_steps, allow_nan_padding)
     nan_steps = np.isnan(X3).all(axis=2)
