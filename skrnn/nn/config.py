@@ -2,7 +2,8 @@
 
 The one setting, ``kernels``, chooses between the NumPy kernels (the default install, the
 reference of the fast path) and compiled numba kernels (``pip install skrnn[fast]``). It
-changes speed only: results agree to float32 round-off (see the user guide's speed page).
+changes speed only: results agree to round-off (1e-12 in float64; in float32, the bounds of
+the engine page's "Compiled kernels" section).
 
 ``set_config`` changes the setting for every thread of the process; ``config_context``
 changes it for the calling thread while its block runs. Worker processes (joblib's loky or
@@ -56,8 +57,8 @@ def set_config(kernels=None):
         Which kernels run the per-step work of the engine. "numpy": the NumPy kernels.
         "numba": compiled kernels (needs numba, ``pip install skrnn[fast]``; an
         ``ImportError`` says so otherwise). "auto": the compiled kernels where numba is
-        installed and they are faster (the LSTM and GRU in float32), the NumPy kernels
-        elsewhere. None leaves the setting unchanged. The environment variable
+        installed and they measured faster (the LSTM and the GRU), the NumPy kernels
+        elsewhere (the vanilla RNN, or without numba). None leaves the setting unchanged. The environment variable
         ``SKRNN_KERNELS`` sets the value a process starts with.
 
     Examples
