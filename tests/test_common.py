@@ -17,7 +17,7 @@ SOLVERS = {
     # batches of 32 made these checks the largest part of the suite's time
     "adam": {"batch_size": 200},
     # plain SGD needs more updates than Adam: the check data fit in one "auto" batch
-    "sgd": {"learning_rate_init": 0.03, "batch_size": 32},
+    "sgd": {"learning_rate_init": 0.03, "batch_size": 32, "max_iter": 100},
     # L-BFGS reached its default 200 iterations on the regression checks' data (a
     # ConvergenceWarning, and the suite's slowest checks); 100 pass every check
     "lbfgs": {"max_iter": 100},
