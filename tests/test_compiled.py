@@ -50,7 +50,7 @@ def swapped_kernels(monkeypatch):
 
 def test_the_swap_reaches_the_kernels():
     for cell, expected in (("lstm", False), ("gru", False), ("rnn", True)):
-        assert fast.use_compiled(cell, np.float64) is expected, cell
+        assert fast.use_compiled(cell) is expected, cell
 
 
 # -- float32 -------------------------------------------------------------------------------
@@ -94,14 +94,14 @@ def test_float32_compiled_and_numpy_kernels_agree_within_the_stated_bound(cell, 
 # -- the setting ---------------------------------------------------------------------------
 def test_each_setting_runs_the_kernels_it_names():
     with skrnn.config_context(kernels="numba"):
-        assert all(fast.use_compiled(c, np.float32) for c in ("lstm", "gru", "rnn"))
+        assert all(fast.use_compiled(c) for c in ("lstm", "gru", "rnn"))
     with skrnn.config_context(kernels="numpy"):
-        assert not any(fast.use_compiled(c, np.float32) for c in ("lstm", "gru", "rnn"))
+        assert not any(fast.use_compiled(c) for c in ("lstm", "gru", "rnn"))
 
 
 def test_auto_without_numba_runs_the_numpy_kernels(monkeypatch):
     monkeypatch.setattr(fast, "numba_available", lambda: False)
-    assert not any(fast.use_compiled(c, np.float64) for c in ("lstm", "gru", "rnn"))
+    assert not any(fast.use_compiled(c) for c in ("lstm", "gru", "rnn"))
 
 
 def test_set_config_and_context():

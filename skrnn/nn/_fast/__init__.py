@@ -25,14 +25,14 @@ __all__ = ["kernel", "prepare", "forward", "backward", "release", "clear_workspa
 
 
 # The cells "auto" runs with the compiled kernels: where they measured faster than the NumPy
-# kernels in float32 and float64 (benchmarks/README.md, "Compiled kernels").
+# kernels, in float32 and in float64 (benchmarks/README.md, the compiled kernels' run).
 AUTO_COMPILED = {"lstm", "gru"}
 
 
 @lru_cache(maxsize=None)
 def _kernel(name, activation, compiled):
     if compiled:
-        from . import compiled as c  # imports numba and compiles (cached on disk) once
+        from . import compiled as c  # imports numba; each step compiles at its first call
         if name == "rnn":
             return c.CompiledRNNKernel(activation)
         return c.CompiledLSTMKernel() if name == "lstm" else c.CompiledGRUKernel()
@@ -47,9 +47,9 @@ def numba_available():
     return importlib.util.find_spec("numba") is not None
 
 
-def use_compiled(name, dtype):
-    """Whether the compiled kernels run cell ``name`` in ``dtype``, by the ``kernels``
-    setting of :mod:`skrnn.nn.config`."""
+def use_compiled(name):
+    """Whether the compiled kernels run cell ``name`` ("rnn", "lstm", "gru"), by the
+    ``kernels`` setting of :mod:`skrnn.nn.config`."""
     kernels = get_config()["kernels"]
     if kernels == "numpy":
         return False
@@ -61,19 +61,20 @@ def use_compiled(name, dtype):
     return name in AUTO_COMPILED and numba_available()
 
 
-def kernel(cell, dtype):
-    """The fast kernel of a cell object of :mod:`skrnn.nn.cells` for arrays of ``dtype``."""
-    return _kernel(cell.name, getattr(cell, "activation", "tanh"), use_compiled(cell.name, dtype))
+def kernel(cell):
+    """The fast kernel of a cell object of :mod:`skrnn.nn.cells`, by the ``kernels``
+    setting."""
+    return _kernel(cell.name, getattr(cell, "activation", "tanh"), use_compiled(cell.name))
 
 
 def prepare(cell, weights, for_backward=True):
     """The weights in the kernel's form (see :func:`skrnn.nn.recurrent.prepare`)."""
-    return kernel(cell, weights.W_hh.dtype).prepare(weights, for_backward, workspace().empty)
+    return kernel(cell).prepare(weights, for_backward, workspace().empty)
 
 
 def forward(cell, w, X1, n_active, state0, reverse=False, keep=True, outputs=True):
     """One layer and direction forward (see :func:`skrnn.nn.recurrent.forward`)."""
-    return loop.forward(kernel(cell, X1.dtype), w, X1, n_active, state0, reverse, keep, outputs)
+    return loop.forward(kernel(cell), w, X1, n_active, state0, reverse, keep, outputs)
 
 
 def backward(cell, w, cache, dY, n_active, reverse=False, need_dX=True):
@@ -92,6 +93,6 @@ def release(obj):
 def Stepper(cell, weights, n):  # noqa: N802 - a class of the reference's interface
     """One layer one step at a time (see :class:`skrnn.nn.recurrent.Stepper`), with the
     weights prepared and owned."""
-    k = kernel(cell, weights.W_hh.dtype)
+    k = kernel(cell)
     return loop.Stepper(k, k.prepare(weights, False), n)
 
