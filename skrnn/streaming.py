@@ -35,6 +35,8 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .nn import _fast
+
 __all__ = ["Stream"]
 
 
@@ -87,7 +89,7 @@ class Stream:
         self._theta = estimator.theta_.copy()
         self._dtype = self._theta.dtype
         W_out, b_out = network._head(self._theta, self._dtype)
-        self._W_out, self._b_out = np.array(W_out), np.array(b_out)[:, None]  # (K, H), (K, 1)
+        self._W_outT, self._b_out = np.array(W_out.T), np.array(b_out)  # (H, K), (K,)
         self._kind = estimator._stream_output
         self.n_streams = int(n_streams)
         self.n_features_in_ = 1 if network.n_tokens else network.input_size
@@ -101,6 +103,10 @@ class Stream:
         self._layers = self._network.steppers(self._theta, self._dtype, self.n_streams)
         self._table = (self._network.unpack(self._theta)["embedding.weight"]
                        if self._network.n_tokens else None)  # token models: the lookup
+        self._softmax = _softmax_rows  # the head's, for one step; compiled with the kernels
+        if self._network.implementation == "fast" and _fast.use_compiled(self._network.cell):
+            from .nn._fast.compiled import softmax_rows
+            self._softmax = softmax_rows
 
     def _start_pool(self):
         """An empty pool of the top outputs (pooling "mean" or "max"; else None): their sum
@@ -113,7 +119,7 @@ class Stream:
     def __getstate__(self):
         state = self.__dict__.copy()  # steppers hold bound buffers: pickle their states only
         state["_layers"] = [layer.get_state() for layer in self._layers]
-        del state["_table"]  # a view of theta, rebuilt with the steppers
+        del state["_table"], state["_softmax"]  # rebuilt with the steppers
         if self._pool is not None:  # updated in place: a fork needs its own
             state["_pool"] = [np.copy(v) for v in self._pool]
         return state
@@ -217,9 +223,12 @@ class Stream:
         self.n_steps_ += 1
         if self._pool is not None:
             h = self._pool_step(h)
-        Z = self._W_out @ h  # (K, n_streams)
+        Z = np.dot(h.T, self._W_outT)  # (n_streams, K), a new array
         Z += self._b_out
-        return _head_output(self._kind, Z.T)
+        if self._kind == "proba":
+            self._softmax(Z)
+            return Z
+        return _head_output(self._kind, Z)
 
     def _pool_step(self, h):
         """The head input after the top output h (H, n_streams): the mean or maximum of the
@@ -248,7 +257,7 @@ class Stream:
         """
         X = self._read_chunk(X)
         n, T = X.shape[:2]
-        K = self._W_out.shape[0]
+        K = self._W_outT.shape[1]
         if T == 0:
             return _head_output(self._kind, np.zeros((n, 0, K), self._dtype))
         states = [layer.get_state() for layer in self._layers]
@@ -260,7 +269,7 @@ class Stream:
         self.n_steps_ += T
         if self._pool is not None:
             outputs = self._pool_chunk(outputs)
-        return _head_output(self._kind, outputs @ self._W_out.T + self._b_out[:, 0])
+        return _head_output(self._kind, outputs @ self._W_outT + self._b_out)
 
     def _pool_chunk(self, outputs):
         """:meth:`_pool_step` after each of the top outputs (n_streams, n_steps, H): the
@@ -330,23 +339,28 @@ def _numbers(x, what):
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
         raise TypeError(f"{what} must hold numbers, got an array of dtype {x.dtype}")
-    # one reduction in the common case: a sum is finite unless a value is NaN or infinite or
-    # the sum overflows, which the exact test then tells apart
-    if (x.dtype.kind == "f" and not math.isfinite(x.sum(dtype=np.float64))
-            and not np.isfinite(x).all()):
+    # one BLAS call in the common case: the sum of squares is finite unless a value is NaN or
+    # infinite or the sum overflows, which the exact test then tells apart
+    if x.dtype.kind == "f" and not math.isfinite(np.vdot(x, x)) and not np.isfinite(x).all():
         raise ValueError(f"{what} holds NaN or infinite values: every step of a stream is a "
                          "real step (there is no padding to skip)")
     return x
 
 
+def _softmax_rows(Z):
+    """Z (..., K) overwritten with the softmax over its last axis, its maximum subtracted
+    first."""
+    Z -= Z.max(axis=-1, keepdims=True)
+    np.exp(Z, out=Z)
+    Z /= Z.sum(axis=-1, keepdims=True)
+
+
 def _head_output(kind, Z):
-    """The estimator's prediction from head outputs Z (..., K): "proba" (softmax),
-    "values", or "values_1d" (the single output without its axis)."""
+    """The estimator's prediction from head outputs Z (..., K), a new array: "proba"
+    (softmax, in place), "values", or "values_1d" (the single output without its axis)."""
     if kind == "proba":
-        e = Z - Z.max(axis=-1, keepdims=True)
-        np.exp(e, out=e)
-        e /= e.sum(axis=-1, keepdims=True)
-        return e
+        _softmax_rows(Z)
+        return Z
     return Z[..., 0] if kind == "values_1d" else Z
 
 

@@ -32,6 +32,7 @@ from test_inference_chunks import (  # noqa: E402, F401
     test_chunked_inference_equals_one_chunk, test_kept_rings_give_the_results_of_fresh_ones)
 from test_states import (  # noqa: E402, F401
     test_fast_path_initial_states_equal_reference, test_fast_stepper_equals_the_reference,
+    test_stepping_equals_the_batch_prediction_of_every_prefix, test_stream_in_float32,
     test_streams_in_threads_give_the_serial_results)
 
 # Documented in docs/user_guide/speed.rst: in float32 the compiled and NumPy kernels agree
@@ -89,6 +90,32 @@ def test_float32_compiled_and_numpy_kernels_agree_within_the_stated_bound(cell, 
     assert out_nb.dtype == grad_nb.dtype == np.float32
     np.testing.assert_allclose(out_nb, out_np, rtol=0, atol=FLOAT32_OUTPUT_ATOL)
     assert np.abs(grad_nb - grad_np).max() <= FLOAT32_GRAD_RTOL * np.abs(grad_np).max()
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-14), (np.float32, 1e-6)])
+def test_compiled_softmax_equals_numpy(dtype, rtol):
+    """A stream's head (compiled with the kernels) against the NumPy reference, with rows
+    whose exponentials would overflow or underflow without the maximum subtracted."""
+    from skrnn.streaming import _softmax_rows
+    rng = np.random.default_rng(4)
+    Z = np.concatenate([rng.normal(size=(5, 7)), rng.normal(size=(2, 7)) * 1e3 + 1e4,
+                        rng.normal(size=(2, 7)) - 1e4, np.full((1, 7), 3.0)]).astype(dtype)
+    expected, got = Z.copy(), Z.copy()
+    _softmax_rows(expected)
+    compiled.softmax_rows(got)
+    assert got.dtype == dtype and np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=np.finfo(dtype).tiny)
+    np.testing.assert_allclose(got.sum(axis=1), 1, rtol=10 * rtol)
+    np.testing.assert_allclose(got[-1], 1 / 7, rtol=rtol)
+
+
+def test_a_compiled_stream_uses_the_compiled_head():
+    X = np.random.default_rng(5).normal(size=(12, 4, 2))
+    est = RNNClassifier("lstm", (3,), max_iter=2, random_state=0).fit(X, np.arange(12) % 3)
+    with skrnn.config_context(kernels="numba"):
+        assert est.stream()._softmax is compiled.softmax_rows
+    with skrnn.config_context(kernels="numpy"):
+        assert est.stream()._softmax is not compiled.softmax_rows
 
 
 # -- the setting ---------------------------------------------------------------------------

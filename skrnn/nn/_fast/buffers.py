@@ -24,7 +24,7 @@ import numpy as np
 from scipy.linalg.blas import dgemm, sgemm
 
 __all__ = ["Workspace", "workspace", "clear_workspace", "trim_workspace", "kept_rings",
-           "bind_gemm_accs",
+           "bind_gemm_accs", "no_gemms",
            "single_threaded_blas", "step_views", "step_slabs", "cols_per_step", "gate_blocks"]
 
 _GEMM = {np.dtype(np.float32): sgemm, np.dtype(np.float64): dgemm}
@@ -374,6 +374,17 @@ def bind_gemm_accs(outs, a, b):
 
 
 # -- per-step views ----------------------------------------------------------------------------
+def _skip():
+    pass
+
+
+def no_gemms(outs, a, b):
+    """A kernel's ``forward_args`` binding for steps whose recurrent term is already in their
+    gates (a stepper's joined GEMV, :func:`~skrnn.nn._fast.weights.joined`): per step, a
+    callable that does nothing, in place of :func:`bind_gemm_accs`."""
+    return [_skip] * len(outs)
+
+
 def _steps(a, index):
     """``a[t]`` for t in index (None where t is out of range), made by iterating over the part
     of ``a`` the index spans. ``index`` lists consecutive steps, forward or backward."""

@@ -42,7 +42,7 @@ from .gru import GRUKernel
 from .lstm import LSTMKernel
 from .rnn import RNNKernel
 
-__all__ = ["CompiledLSTMKernel", "CompiledGRUKernel", "CompiledRNNKernel", "tanh"]
+__all__ = ["CompiledLSTMKernel", "CompiledGRUKernel", "CompiledRNNKernel", "tanh", "softmax_rows"]
 
 # Constants are float32 so that arithmetic stays in the arrays' dtype: float32 * float32 is
 # float32 and float32 * float64 is float64 (a Python float would make float32 steps float64).
@@ -218,16 +218,32 @@ def rnn_relu_backward_step(dh, h, n):
             dh[j, k] *= _ONE if h[j, k] > _ZERO else _ZERO
 
 
+@_compile
+def softmax_rows(Z):
+    """Z (n, K) overwritten with the softmax of each row, its maximum subtracted first (a
+    stream's head: one call where NumPy makes five, each reducing a row of a few classes)."""
+    for k in range(Z.shape[0]):
+        m = Z[k, 0]
+        for j in range(1, Z.shape[1]):
+            m = max(m, Z[k, j])
+        s = Z[k, 0] - Z[k, 0]  # zero in Z's dtype
+        for j in range(Z.shape[1]):
+            Z[k, j] = math.exp(Z[k, j] - m)
+            s += Z[k, j]
+        for j in range(Z.shape[1]):
+            Z[k, j] /= s
+
+
 # -- the kernels: the NumPy kernels with these steps -------------------------------------------
 class CompiledLSTMKernel(LSTMKernel):
     """:class:`~skrnn.nn._fast.lstm.LSTMKernel` with each step's elementwise work compiled."""
 
-    def forward_args(self, w, bufs, cols):
+    def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
         """Per step: (recurrent GEMM, a, c_prev, c, tanh_c, h, n), slabs of whole columns."""
         t, i_prev, i_out, n = cols
         A, HS, TC = bufs["A"], bufs["HS"], bufs["TC"]
         return zip(
-            bind_gemm_accs(step_views(A, t, n), w["W_hh_s"], step_views(HS, i_prev, n)),
+            gemms(step_views(A, t, n), w["W_hh_s"], step_views(HS, i_prev, n)),
             step_slabs(A, t), step_slabs(bufs["C_prev"], t), step_slabs(bufs["C_out"], t),
             step_slabs(TC, t) if len(TC) > 1 else [TC[0]] * len(t),
             step_slabs(HS, i_out), n)
@@ -269,15 +285,15 @@ class CompiledLSTMKernel(LSTMKernel):
 class CompiledGRUKernel(GRUKernel):
     """:class:`~skrnn.nn._fast.gru.GRUKernel` with each step's elementwise work compiled."""
 
-    def forward_args(self, w, bufs, cols):
+    def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
         """Per step: (recurrent GEMMs rz and n, a, hn, h_prev, h, n), slabs of whole columns."""
         t, i_prev, i_out, n = cols
         A, HS, HN = bufs["A"], bufs["HS"], bufs["HN"]
         H = HS.shape[1]
         h_prev = step_views(HS, i_prev, n)
         return zip(
-            bind_gemm_accs(step_views(A[:, : 2 * H], t, n), w["W_hrz_s"], h_prev),
-            bind_gemm_accs(step_views(HN, t, n), w["W_hn"], h_prev),
+            gemms(step_views(A[:, : 2 * H], t, n), w["W_hrz_s"], h_prev),
+            gemms(step_views(HN, t, n), w["W_hn"], h_prev),
             step_slabs(A, t), step_slabs(HN, t), step_slabs(HS, i_prev), step_slabs(HS, i_out),
             n)
 
@@ -336,11 +352,11 @@ class CompiledRNNKernel(RNNKernel):
         self._forward_step = rnn_relu_forward_step if relu else rnn_tanh_forward_step
         self._backward_step = rnn_relu_backward_step if relu else rnn_tanh_backward_step
 
-    def forward_args(self, w, bufs, cols):
+    def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
         """Per step: (recurrent GEMM, h, n), h the whole slab of the step's output."""
         t, i_prev, i_out, n = cols
         HS = bufs["HS"]
-        return zip(bind_gemm_accs(step_views(HS, i_out, n), w["W_hh"], step_views(HS, i_prev, n)),
+        return zip(gemms(step_views(HS, i_out, n), w["W_hh"], step_views(HS, i_prev, n)),
                    step_slabs(HS, i_out), n)
 
     def forward_steps(self, w, args):

@@ -16,7 +16,7 @@ what differs is how it is laid out:
 import numpy as np
 
 from .buffers import bind_gemm_accs, cols_per_step, gate_blocks, step_views
-from .weights import scaled, transposed, with_bias
+from .weights import joined, scaled, transposed, with_bias
 
 __all__ = ["GRUKernel"]
 
@@ -48,36 +48,44 @@ class GRUKernel:
             prepared["W_hhT"] = transposed(w.W_hh, empty=empty)
         return prepared
 
+    def step_gemvs(self, w):
+        """For a stepper (:class:`~.loop.Stepper`): pairs ``(name, W)`` such that ``W @ [x;
+        h_prev; 1]`` is step 0 of buffer ``name`` with the recurrent term added, here the
+        gates ``A`` (their n rows without a recurrent term) and ``HN`` = W_hn h_prev + b_hn."""
+        W_hn, b_hn = w["W_hn"], w["b_hn"]
+        H, D = W_hn.shape[0], w["Wb"].shape[1] - 1
+        W_h = np.zeros((3 * H, H), W_hn.dtype)
+        W_h[: 2 * H] = w["W_hrz_s"]
+        b_hn_only = np.zeros((H, D + 1), W_hn.dtype)  # [0 | b_hn]: no input term
+        b_hn_only[:, -1] = b_hn
+        return [("A", joined(w["Wb"], W_h)), ("HN", joined(b_hn_only, W_hn))]
+
     # -- forward -----------------------------------------------------------------------------
-    def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots):
+    def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots, HS=None):
         """Buffers of one direction: ``A`` (T, 3H, B) receives the input projection and
         becomes the activated gates (r, z, n); ``HS`` (T+1, H, B) the states; ``HN``
         (T, H, B) = W_hn h + b_hn; ``H_prev`` (T, H, B) views the state slot each step reads.
-        The caller initialises the state slots."""
+        ``HS`` is the caller's, if given. The caller initialises the state slots."""
         H = w["W_hn"].shape[0]
         dt = w["W_hn"].dtype
         A = ws.empty((T, 3 * H, B), dt)
         HN = ws.empty((T, H, B), dt)
         HN[...] = w["b_hn"][:, None]
-        HS = ws.empty((slots, H, B), dt)
+        HS = ws.empty((slots, H, B), dt) if HS is None else HS
         return {"A": A, "proj": A, "HS": HS, "H_prev": HS[1:] if reverse else HS[:-1],
                 "HN": HN, "tmp": ws.empty((H, B), dt)}
 
-    def refill(self, w, bufs):
-        """Before a step over buffers that an earlier step used (a stepper's): ``HN`` starts
-        from b_hn again."""
-        bufs["HN"][...] = w["b_hn"][:, None]
-
-    def forward_args(self, w, bufs, cols):
-        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator)."""
+    def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
+        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator);
+        ``gemms`` binds the recurrent GEMMs (:func:`~.buffers.no_gemms` skips them)."""
         t, i_prev, i_out, n = cols
         A, HS = bufs["A"], bufs["HS"]
         H = HS.shape[1]
         rz, h_prev, hn = step_views(A[:, : 2 * H], t, n), step_views(HS, i_prev, n), \
             step_views(bufs["HN"], t, n)
         return zip(
-            bind_gemm_accs(rz, w["W_hrz_s"], h_prev),  # recurrent_rz
-            bind_gemm_accs(hn, w["W_hn"], h_prev),  # recurrent_n
+            gemms(rz, w["W_hrz_s"], h_prev),  # recurrent_rz
+            gemms(hn, w["W_hn"], h_prev),  # recurrent_n
             rz,
             step_views(A[:, :H], t, n),  # r
             step_views(A[:, H : 2 * H], t, n),  # z

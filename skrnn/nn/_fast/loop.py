@@ -25,7 +25,8 @@ import numpy as np
 
 from ..cells import Weights
 from ..recurrent import Direction
-from .buffers import (KEPT_RINGS, Unpooled, kept_rings, single_threaded_blas, workspace)
+from .buffers import (KEPT_RINGS, Unpooled, kept_rings, no_gemms, single_threaded_blas,
+                      workspace)
 from .weights import unpermuted
 
 __all__ = ["forward", "backward", "last_slot"]
@@ -342,33 +343,41 @@ class Stepper:
     :class:`skrnn.nn.recurrent.Stepper` over the kernel's step.
 
     A call to :func:`forward` for one step costs far more than the step (finding the kept
-    ring, setting up the loop). A stepper owns buffers for one step, a ring of two state
-    slots, and binds the kernel's arguments to them once; a step copies x in, projects it,
-    runs the kernel and moves the new state to the slot the next step reads.
+    ring, setting up the loop), and at one step the input projection and the recurrent term
+    are two small GEMMs of the same shape where a sequence has one per step. A stepper binds
+    everything once and keeps its input ``z`` = [x; h_prev; 1] (D+H+1, n) in one buffer whose
+    h rows are the state slot the step reads; a step is
+
+    - x copied into ``z``;
+    - one GEMV per block the kernel names (:meth:`~.lstm.LSTMKernel.step_gemvs`):
+      ``[W_ih | W_hh | b] @ z``, the input projection and the recurrent term at once;
+    - the kernel's step with its own recurrent GEMMs skipped (:func:`~.buffers.no_gemms`);
+    - the new state moved to the slot the next step reads.
     """
 
     def __init__(self, kernel, w, n):
         self.kernel, self.w = kernel, w
-        D1, dtype = w["Wb"].shape[1], w["Wb"].dtype
-        self.X1 = Unpooled.zeros((1, D1, n), dtype)
-        self.X1[0, -1] = 1  # the real-step row: every step of a stream is real
-        self.bufs = kernel.allocate(w, 1, n, Unpooled, False, False, False, 1, 2)
-        self.proj = self.bufs.pop("proj")
-        self.args = list(kernel.forward_args(w, self.bufs, time_steps([n], False)))
-        self.refill = getattr(kernel, "refill", None)  # buffers a step must find refilled
+        Wb = w["Wb"]
+        D, dtype = Wb.shape[1] - 1, Wb.dtype
+        gemvs = kernel.step_gemvs(w)
+        H = gemvs[0][1].shape[1] - D - 1
+        Zs = np.zeros((2, D + H + 1, n), dtype)  # slot 0 is z; slot 1 holds the new h
+        Zs[:, -1] = 1
+        HS = Zs[:, D : D + H]
+        self.bufs = kernel.allocate(w, 1, n, Unpooled, False, False, False, 1, 2, HS=HS)
+        self.gemvs = [(W, self.bufs[name][0]) for name, W in gemvs]
+        self.args = list(kernel.forward_args(w, self.bufs, time_steps([n], False), no_gemms))
         for name in kernel.states:
             self.bufs[name][0] = 0
-        # the views a step uses, made once: the input rows of X1, and (new, next) state slots
-        self.x, self.h = self.X1[0, :-1], self.bufs["HS"][0]
+        self.z, self.x, self.h = Zs[0], Zs[0, :D], HS[0]
         self.carry = [(self.bufs[name][0], self.bufs[name][1]) for name in kernel.states]
 
     def step(self, x):
         """Advance every sequence by one step; ``x`` (D, n). Returns h (H, n), a view that
         the next step overwrites."""
         np.copyto(self.x, x)
-        if self.refill is not None:
-            self.refill(self.w, self.bufs)
-        np.matmul(self.w["Wb"], self.X1, out=self.proj)
+        for W, out in self.gemvs:
+            np.dot(W, self.z, out=out)
         self.kernel.forward_steps(self.w, self.args)
         for slot0, slot1 in self.carry:  # the new state to the slot the next step reads
             np.copyto(slot0, slot1)

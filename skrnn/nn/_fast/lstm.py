@@ -20,7 +20,7 @@ The math is that of :class:`~skrnn.nn.cells.LSTMCell`; what differs is how it is
 import numpy as np
 
 from .buffers import bind_gemm_accs, cols_per_step, gate_blocks, step_views
-from .weights import scaled, transposed, with_bias
+from .weights import joined, scaled, transposed, with_bias
 
 __all__ = ["LSTMKernel"]
 
@@ -49,14 +49,21 @@ class LSTMKernel:
             prepared["W_hhT"] = transposed(w.W_hh, self.order, empty)
         return prepared
 
+    def step_gemvs(self, w):
+        """For a stepper (:class:`~.loop.Stepper`): pairs ``(name, W)`` such that ``W @ [x;
+        h_prev; 1]`` is step 0 of buffer ``name`` with the recurrent term added, here the
+        gates ``A``."""
+        return [("A", joined(w["Wb"], w["W_hh_s"]))]
+
     # -- forward -----------------------------------------------------------------------------
-    def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots):
+    def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots, HS=None):
         """Buffers of one direction: ``Z`` (chunk+1, 5H, B) holds the gates ``A`` (chunk, 4H, B),
         which receive the input projection and become the activated gates, and the cell states
         ``CS`` (chunk+1, H, B), a ring unless chunk = T; ``G_C`` (chunk, 2H, B) views the g
         gate of each step with the cell state it reads, ``C_out`` (chunk, H, B) the slot each
-        step writes and ``C_prev`` (chunk, H, B) the slot it reads. ``HS`` (slots, H, B) holds the states and ``TC`` tanh(c) (T slots, one
-        unless ``keep``). The caller initialises the state slots."""
+        step writes and ``C_prev`` (chunk, H, B) the slot it reads. ``HS`` (slots, H, B) holds
+        the states (the caller's, if given) and ``TC`` tanh(c) (T slots, one unless ``keep``).
+        The caller initialises the state slots."""
         H = w["W_hh_s"].shape[1]
         dt = w["W_hh_s"].dtype
         Z = ws.empty((chunk + 1, 5 * H, B), dt)
@@ -67,18 +74,20 @@ class LSTMKernel:
         TC = (ws.zeros if keep and padded else ws.empty)((T if keep else 1, H, B), dt)
         return {"Z": Z, "A": A[:chunk], "proj": A[:chunk], "CS": CS, "G_C": G_C,
                 "C_prev": CS[1:] if reverse else CS[:chunk],
-                "C_out": CS[:chunk] if reverse else CS[1:], "HS": ws.empty((slots, H, B), dt),
+                "C_out": CS[:chunk] if reverse else CS[1:],
+                "HS": ws.empty((slots, H, B), dt) if HS is None else HS,
                 "TC": TC, "pair": ws.empty((2 * H, B), dt)}
 
-    def forward_args(self, w, bufs, cols):
-        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator)."""
+    def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
+        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator);
+        ``gemms`` binds the recurrent GEMMs (:func:`~.buffers.no_gemms` skips them)."""
         t, i_prev, i_out, n = cols
         A, HS, TC, pair = bufs["A"], bufs["HS"], bufs["TC"], bufs["pair"]
         H = HS.shape[1]
         a = step_views(A, t, n)
         tanh_c = step_views(TC, t, n) if len(TC) > 1 else cols_per_step(TC[0], n)
         return zip(
-            bind_gemm_accs(a, w["W_hh_s"], step_views(HS, i_prev, n)),  # recurrent
+            gemms(a, w["W_hh_s"], step_views(HS, i_prev, n)),  # recurrent
             a,
             step_views(A[:, : 3 * H], t, n),  # sig
             step_views(A[:, :H], t, n),  # o

@@ -9,7 +9,7 @@ computed for a chunk of steps at once (:meth:`backward_factors`).
 import numpy as np
 
 from .buffers import bind_gemm_accs, step_views
-from .weights import transposed, with_bias
+from .weights import joined, transposed, with_bias
 
 __all__ = ["RNNKernel"]
 
@@ -49,21 +49,29 @@ class RNNKernel:
             prepared["W_hhT"] = transposed(w.W_hh, empty=empty)
         return prepared
 
+    def step_gemvs(self, w):
+        """For a stepper (:class:`~.loop.Stepper`): pairs ``(name, W)`` such that ``W @ [x;
+        h_prev; 1]`` is step 0 of buffer ``name`` with the recurrent term added, here the
+        output state (``proj``), which the step activates in place."""
+        return [("proj", joined(w["Wb"], w["W_hh"]))]
+
     # -- forward -----------------------------------------------------------------------------
-    def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots):
+    def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots, HS=None):
         """``HS`` (T+1, H, B) holds the states; the input projection goes into the T slots the
-        steps write, ``H_out`` (zero at padded steps, as ``X1`` is)."""
+        steps write, ``H_out`` (zero at padded steps, as ``X1`` is); ``HS`` is the caller's,
+        if given."""
         H = w["W_hh"].shape[0]
-        HS = ws.empty((T + 1, H, B), w["W_hh"].dtype)
+        HS = ws.empty((T + 1, H, B), w["W_hh"].dtype) if HS is None else HS
         outputs = HS[:T] if reverse else HS[1:]
         return {"HS": HS, "proj": outputs, "H_out": outputs}
 
-    def forward_args(self, w, bufs, cols):
-        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator)."""
+    def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
+        """Per step, the arguments :meth:`forward_steps` unpacks, in its order (an iterator);
+        ``gemms`` binds the recurrent GEMMs (:func:`~.buffers.no_gemms` skips them)."""
         t, i_prev, i_out, n = cols
         HS = bufs["HS"]
         h = step_views(HS, i_out, n)
-        return zip(bind_gemm_accs(h, w["W_hh"], step_views(HS, i_prev, n)), h)
+        return zip(gemms(h, w["W_hh"], step_views(HS, i_prev, n)), h)
 
     def forward_steps(self, w, args):
         """Steps in order; each item of ``args`` is one step's ``(recurrent, h)``.

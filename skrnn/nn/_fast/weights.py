@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["scaled", "with_bias", "unpermuted", "transposed"]
+__all__ = ["scaled", "with_bias", "joined", "unpermuted", "transposed"]
 
 
 @lru_cache(maxsize=256)
@@ -57,6 +57,13 @@ def with_bias(W, b, n_halved=0, order=None, empty=np.empty):
     scaled(W, n_halved, order, Wb[:, :-1])
     scaled(b, n_halved, order, Wb[:, -1])
     return Wb
+
+
+def joined(Wb, W_h):
+    """``[W_ih | W_h | b]`` (rows, D+H+1) from ``Wb`` = [W_ih | b] (rows, D+1) and a recurrent
+    weight ``W_h`` (rows, H): one GEMV with ``[x; h_prev; 1]`` gives a step's input projection,
+    its recurrent term and its bias together (a stepper's step)."""
+    return np.hstack([Wb[:, :-1], W_h, Wb[:, -1:]])
 
 
 def unpermuted(grad, order):
