@@ -10,6 +10,7 @@ from ._sequence_regressor import RNNSequenceRegressor
 from ._tagger import RNNSequenceTagger
 from .nn.config import config_context, get_config, set_config
 from .forecasting import RNNForecaster, make_windows
+from .language_model import RNNLanguageModel
 from .preprocessing import SequenceScaler
 from .text import TokenEncoder
 
@@ -17,5 +18,5 @@ __version__ = "0.1.0.dev0"
 
 __all__ = ["RNNClassifier", "RNNRegressor", "RNNSequenceTagger", "RNNSequenceRegressor",
            "__version__",
-           "SequenceScaler", "make_windows", "RNNForecaster", "TokenEncoder",
+           "SequenceScaler", "make_windows", "RNNForecaster", "TokenEncoder", "RNNLanguageModel",
            "set_config", "get_config", "config_context"]

@@ -23,7 +23,8 @@ from sklearn.model_selection import train_test_split
 
 from .nn.optimizers import clip_grad_norm, minimize_lbfgs
 
-__all__ = ["TrainingData", "fit_stochastic", "fit_lbfgs"]
+__all__ = ["TrainingData", "fit_stochastic", "fit_lbfgs", "split_validation",
+           "run_minibatch_epoch", "update", "diverged"]
 
 
 class TrainingData(NamedTuple):
@@ -55,18 +56,23 @@ def auto_batch_size(n):
     return n if n <= FULL_BATCH_UP_TO else AUTO_BATCH
 
 
-def fit_stochastic(est, data, rng, incremental):
+def fit_stochastic(est, data, rng, incremental, run_epoch=None, split=None):
     """Train with est's optimizer on mini-batches: ``max_iter`` epochs, or one for
-    ``partial_fit`` (``incremental``), stopping early as the module docstring says."""
-    train, validation = _split_validation(est, data, rng, incremental)
-    n = len(train.lengths)
-    batch_size = auto_batch_size(n) if est.batch_size == "auto" else min(est.batch_size, n)
+    ``partial_fit`` (``incremental``), stopping early as the module docstring says.
+
+    ``run_epoch(est, train, rng, best)`` and ``split(est, data, rng, incremental)`` replace
+    the epoch of shuffled mini-batches (:func:`run_minibatch_epoch`) and the validation split
+    of whole sequences (:func:`split_validation`): a language model trained on one stream
+    cuts it into windows read in order, and holds out its end.
+    """
+    run_epoch = run_epoch or run_minibatch_epoch
+    train, validation = (split or split_validation)(est, data, rng, incremental)
     best = est.theta_.copy()  # the weights of the best epoch so far
     progress = Progress(est.verbose, 1 if incremental else est.max_iter)
     try:
         for _ in range(1 if incremental else est.max_iter):
             start = time.perf_counter()
-            loss, grad_norm, best = _run_epoch(est, train, batch_size, rng, best)
+            loss, grad_norm, best = run_epoch(est, train, rng, best)
             if loss is None:  # diverged: the best epoch's weights are back
                 return
             best = _record_epoch(est, loss, grad_norm, validation, best,
@@ -91,7 +97,7 @@ def fit_stochastic(est, data, rng, incremental):
         est.theta_ = best
 
 
-def _split_validation(est, data, rng, incremental):
+def split_validation(est, data, rng, incremental):
     """Hold out ``validation_fraction`` of the sequences for early stopping: (train,
     validation or None)."""
     if not est.early_stopping or incremental:
@@ -105,17 +111,18 @@ def _split_validation(est, data, rng, incremental):
     return data.take(idx_train), data.take(idx_val)
 
 
-def _run_epoch(est, data, batch_size, rng, best):
-    """One pass over the data in mini-batches. Returns (mean loss, mean gradient norm, best),
-    or (None, None, best) after a non-finite loss, gradient or weight."""
+def run_minibatch_epoch(est, data, rng, best):
+    """One pass over the data in shuffled mini-batches. Returns (mean loss, mean gradient
+    norm, best), or (None, None, best) after a non-finite loss, gradient or weight."""
     n = len(data.lengths)
+    batch_size = auto_batch_size(n) if est.batch_size == "auto" else min(est.batch_size, n)
     order = rng.permutation(n) if est.shuffle else np.arange(n)
     total_loss, total_weight, norms = 0.0, 0.0, []
     for start in range(0, n, batch_size):
         batch = data.take(order[start:start + batch_size])
         loss, grad_norm = _train_step(est, batch, rng)
         if loss is None:
-            return None, None, _diverged(est, grad_norm, best)
+            return None, None, diverged(est, grad_norm, best)
         w = batch.weights.sum()
         total_loss += loss * w
         total_weight += w
@@ -129,6 +136,12 @@ def _train_step(est, batch, rng):
     (loss, gradient norm), or (None, what became non-finite)."""
     with np.errstate(over="ignore", invalid="ignore"):  # reported in one message instead
         loss, grad = est._objective(est.theta_, batch, rng if est.dropout > 0 else None)
+    return update(est, loss, grad)
+
+
+def update(est, loss, grad):
+    """Clip the gradient and let the optimizer update ``est.theta_``. Returns (loss,
+    gradient norm), or (None, what became non-finite)."""
     grad_norm = clip_grad_norm(grad, est.max_grad_norm)
     if not np.isfinite(loss):
         return None, "loss"
@@ -140,7 +153,7 @@ def _train_step(est, batch, rng):
     return loss, grad_norm
 
 
-def _diverged(est, what, best):
+def diverged(est, what, best):
     """Stop after a non-finite loss, gradient or weight: back to the best epoch's weights."""
     est.theta_ = best.copy()
     warnings.warn(f"Training stopped at epoch {est.n_iter_ + 1}: the {what} became non-finite "

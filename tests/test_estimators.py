@@ -364,7 +364,7 @@ def test_keyboard_interrupt_keeps_a_usable_model_with_the_best_weights(monkeypat
 
     X, y = ragged_data()
     clf = RNNClassifier(**{**FAST, "max_iter": 50})
-    run_epoch = training._run_epoch
+    run_epoch = training.run_minibatch_epoch
     snapshots = []
 
     def interrupted_at_epoch_4(*args):
@@ -375,7 +375,7 @@ def test_keyboard_interrupt_keeps_a_usable_model_with_the_best_weights(monkeypat
         snapshots.append(clf.theta_.copy())
         return result
 
-    monkeypatch.setattr(training, "_run_epoch", interrupted_at_epoch_4)
+    monkeypatch.setattr(training, "run_minibatch_epoch", interrupted_at_epoch_4)
     with pytest.warns(UserWarning, match="interrupted"):
         clf.fit(X, y)
     best_epoch = int(np.argmin(clf.loss_curve_))

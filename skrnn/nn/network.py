@@ -883,7 +883,7 @@ class RecurrentNetwork:
 
     # -- training -----------------------------------------------------------------------------
     def loss_and_grad(self, theta, X, lengths, y, loss, sample_weight=None, l2=0.0,
-                      tbptt_steps=None, rng=None):
+                      tbptt_steps=None, rng=None, initial_state=None, final_state=False):
         """The loss and its gradient with respect to theta, by backpropagation through time.
 
         Truncated backpropagation through time is written here: the steps are cut into
@@ -918,6 +918,13 @@ class RecurrentNetwork:
             (unidirectional networks only).
         rng : numpy.random.Generator or None, default=None
             Source of the dropout masks; None means no dropout.
+        initial_state : tuple or None, default=None
+            ``(h_0, c_0)`` in the caller's row order (:meth:`check_state`), a constant: no
+            gradient flows into it. None starts from zero.
+        final_state : bool, default=False
+            Also return the state after the last step (unidirectional networks), for the
+            next call to start from: truncated BPTT across calls, as a language model
+            trained on a stream does.
 
         Returns
         -------
@@ -925,16 +932,21 @@ class RecurrentNetwork:
             The loss.
         grad : ndarray of shape (n_params,)
             Its gradient, in theta's dtype.
+        state : tuple
+            With ``final_state`` only: ``(h_n, c_n)`` as :meth:`final_states` returns them
+            (the state after each sequence's last real step).
 
         Raises
         ------
         ValueError
-            If truncation is asked of a bidirectional network, or the weights do not have a
-            positive sum.
+            If truncation or a final state is asked of a bidirectional network, or the
+            weights do not have a positive sum.
         """
-        if tbptt_steps is not None and self.bidirectional:
+        if (tbptt_steps is not None or final_state) and self.bidirectional:
             raise ValueError("truncated BPTT needs a unidirectional network: a backward "
                              "direction cannot carry its state across windows")
+        if final_state and self.pooling != "last":
+            raise ValueError("a final state is returned with pooling='last' only")
         batch, Xf = self._batch(X, lengths, workspace().empty, theta)
         dtype = batch.X1.dtype
         P = self.unpack(theta)
@@ -942,7 +954,11 @@ class RecurrentNetwork:
         Y, weights = self._targets(batch, y, loss, sample_weight)
         grad = np.zeros(self.n_params, dtype=dtype)
         G = self.unpack(grad)
-        state = self._zero_state(len(batch.order), dtype)
+        try:
+            state = self._initial_state(initial_state, batch, dtype)
+        except ValueError:
+            self._release(W, arrays=[Xf])
+            raise
         total = 0.0
         windows = self._windows(batch.X1.shape[0], tbptt_steps)
         try:
@@ -965,7 +981,13 @@ class RecurrentNetwork:
                 if "weight" in name:
                     total += 0.5 * l2 * float(np.vdot(p, p))
                     G[name] += l2 * p
-        return float(total), grad.astype(theta.dtype, copy=False)
+        grad = grad.astype(theta.dtype, copy=False)
+        if final_state:
+            h_n = [_unsort(layer[0][0].T, batch.order) for layer in state]
+            c_n = ([_unsort(layer[0][1].T, batch.order) for layer in state]
+                   if self.cell == "lstm" else None)
+            return float(total), grad, (h_n, c_n)
+        return float(total), grad
 
     def _targets(self, batch, y, loss, sample_weight):
         """Targets in sorted order (time-major for "sequence") and weights summing to one."""
