@@ -399,8 +399,10 @@ class RNNLanguageModel(BaseEstimator):
         return _pad([s[:-1] for s in ids])
 
     def score_samples(self, X):
-        """The log-likelihood of each text: the sum over its predicted tokens (its tokens and
-        ``<eos>``) of their log-probabilities, in nats.
+        """The log-likelihood of each text, in nats.
+
+        The sum over its predicted tokens (its tokens and ``<eos>``) of their
+        log-probabilities.
 
         Parameters
         ----------
@@ -458,8 +460,9 @@ class RNNLanguageModel(BaseEstimator):
         return float(np.exp(-self.score(X)))
 
     def bits_per_character(self, X):
-        """The cross-entropy of a character model on the texts, in bits per predicted
-        character: ``-score(X) / ln 2``.
+        """The cross-entropy of a character model on the texts, in bits per character.
+
+        ``-score(X) / ln 2``, over every predicted character (and each text's end).
 
         Parameters
         ----------
@@ -525,8 +528,10 @@ class RNNLanguageModel(BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def transform(self, X):
-        """The top layer's state after reading each text (``<bos>`` and its tokens): the
-        state from which :meth:`predict_proba` gives the next token.
+        """The top layer's state after reading each text.
+
+        The state after ``<bos>`` and the text's tokens: the one from which
+        :meth:`predict_proba` gives the next token.
 
         Parameters
         ----------
@@ -545,8 +550,9 @@ class RNNLanguageModel(BaseEstimator):
             trim_workspace()
 
     def stream(self, n_streams=1):
-        """Read token ids one step at a time, keeping the state: each step returns the
-        distribution of the next token.
+        """Read token ids one step at a time, keeping the state.
+
+        Each step returns the distribution of the next token.
 
         Parameters
         ----------
@@ -564,8 +570,7 @@ class RNNLanguageModel(BaseEstimator):
     # -- writing --------------------------------------------------------------------------------
     def sample(self, n_samples=1, *, prefix="", max_length=200, temperature=1.0, top_k=None,
                top_p=None, random_state=None):
-        """Write texts one token at a time, each drawn from the model's next-token
-        distribution.
+        """Write texts one token at a time, each drawn from the next-token distribution.
 
         The state is carried from token to token (a :class:`~skrnn.streaming.Stream`), so
         a text of n tokens costs n steps.
@@ -617,8 +622,10 @@ class RNNLanguageModel(BaseEstimator):
         return self.encoder_.inverse_transform([d[:n] for d, n in zip(drawn, length)])
 
     def state_dict(self):
-        """The fitted weights as a PyTorch-style state dict (``embedding.weight``, the
-        recurrent layers' ``weight_ih_l0`` ..., ``head.weight`` and ``head.bias``).
+        """The fitted weights as a PyTorch-style state dict.
+
+        ``embedding.weight``, the recurrent layers' ``weight_ih_l0`` ..., ``head.weight`` and
+        ``head.bias``.
 
         Returns
         -------
