@@ -2,7 +2,9 @@
 
 Every loss takes raw network outputs ``Z`` (N, K), targets and per-row ``weights`` (N,) that
 already sum to one over the whole batch (the caller normalises), and returns
-``(loss, dZ)`` with ``loss = sum_i weights_i * loss_i``. Matching output/loss pairs make the
+``(loss, dZ)`` with ``loss = sum_i weights_i * loss_i``. With ``overwrite=True`` the gradient
+is written over ``Z`` (a language model's outputs over a vocabulary of 10,000 words are the
+largest arrays of a fit: no copies of them). Matching output/loss pairs make the
 gradient ``weights * (prediction - target)``.
 
 Rows are sequences (many-to-one) or real time steps (many-to-many); padded steps are simply
@@ -14,7 +16,7 @@ import numpy as np
 __all__ = ["softmax_cross_entropy", "sigmoid_binary_cross_entropy", "squared_error", "LOSSES"]
 
 
-def softmax_cross_entropy(Z, y, weights):
+def softmax_cross_entropy(Z, y, weights, overwrite=False):
     """Softmax cross-entropy of logits against integer classes.
 
     Parameters
@@ -25,6 +27,8 @@ def softmax_cross_entropy(Z, y, weights):
         Integer classes in [0, K).
     weights : ndarray of shape (N,)
         Row weights, summing to one over the batch.
+    overwrite : bool, default=False
+        Write the gradient over ``Z`` instead of a new array.
 
     Returns
     -------
@@ -41,17 +45,17 @@ def softmax_cross_entropy(Z, y, weights):
     (0.6931, array([[ 0.5, -0.5]]))
     """
     rows = np.arange(len(y))
-    Z = Z - Z.max(axis=1, keepdims=True)
-    P = np.exp(Z)
+    Z = np.subtract(Z, Z.max(axis=1, keepdims=True), out=Z if overwrite else None)
+    picked = Z[rows, y]
+    P = np.exp(Z, out=Z)
     total = P.sum(axis=1)
-    loss = np.dot(weights, np.log(total) - Z[rows, y])
-    P /= total[:, None]
-    P[rows, y] -= 1
-    P *= weights[:, None]
+    loss = np.dot(weights, np.log(total) - picked)
+    P *= (weights / total).astype(P.dtype)[:, None]  # softmax(Z) times the weights
+    P[rows, y] -= weights.astype(P.dtype)
     return loss, P
 
 
-def sigmoid_binary_cross_entropy(Z, y, weights):
+def sigmoid_binary_cross_entropy(Z, y, weights, overwrite=False):
     """Sigmoid binary cross-entropy, summed over K independent outputs.
 
     ``log(1 + e^z) - y z`` is computed without overflow.
@@ -64,6 +68,8 @@ def sigmoid_binary_cross_entropy(Z, y, weights):
         Targets in {0, 1}.
     weights : ndarray of shape (N,)
         Row weights, summing to one over the batch.
+    overwrite : bool, default=False
+        Write the gradient over ``Z`` instead of a new array.
 
     Returns
     -------
@@ -80,12 +86,16 @@ def sigmoid_binary_cross_entropy(Z, y, weights):
     (0.6931, array([[-0.5]]))
     """
     per_row = (np.logaddexp(0, Z) - y * Z).sum(axis=1)
-    dZ = 0.5 * np.tanh(0.5 * Z) + 0.5 - y  # sigmoid(Z) - y
+    dZ = np.multiply(Z, 0.5, out=Z if overwrite else None)
+    np.tanh(dZ, out=dZ)
+    dZ *= 0.5
+    dZ += 0.5
+    dZ -= y  # sigmoid(Z) - y
     dZ *= weights[:, None]
     return np.dot(weights, per_row), dZ
 
 
-def squared_error(Z, y, weights):
+def squared_error(Z, y, weights, overwrite=False):
     """Half the squared error, averaged over K outputs: ``0.5 * mean_k (z_k - y_k)^2``.
 
     Parameters
@@ -96,6 +106,8 @@ def squared_error(Z, y, weights):
         Targets.
     weights : ndarray of shape (N,)
         Row weights, summing to one over the batch.
+    overwrite : bool, default=False
+        Write the gradient over ``Z`` instead of a new array.
 
     Returns
     -------
@@ -111,7 +123,7 @@ def squared_error(Z, y, weights):
     (np.float64(2.0), array([[2.]]))
     """
     K = Z.shape[1]
-    diff = Z - y
+    diff = np.subtract(Z, y, out=Z if overwrite else None)
     per_row = 0.5 * np.einsum("ij,ij->i", diff, diff) / K
     diff *= weights[:, None] / K
     return np.dot(weights, per_row), diff
