@@ -205,6 +205,24 @@ class RNNLanguageModel(BaseEstimator):
         "max_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
     }
 
+    # The fitted state, declared once as in the other estimators: what skrnn.persistence
+    # saves and loads, each attribute with the kind of value it holds.
+    _fitted_state = {
+        "encoder_": "estimator",
+        "classes_": "labels",
+        "network_": "network",
+        "theta_": "params",
+        "_optimizer": "optimizer",
+        "n_iter_": "int",
+        "t_": "int",
+        "loss_curve_": "floats",
+        "grad_norm_curve_": "floats",
+        "best_loss_": "float",
+        "validation_scores_": "floats or None",
+        "best_validation_score_": "float or None",
+        "_no_improvement_count": "int",
+    }
+
     # what stream() steps return: the next token's probabilities
     _stream_output = "proba"
 
@@ -282,6 +300,16 @@ class RNNLanguageModel(BaseEstimator):
         finally:
             trim_workspace()
         return self
+
+    def _check_fitted_state(self):
+        """Raise ValueError if the fitted attributes do not fit together (checked after
+        :func:`skrnn.persistence.load` has set them)."""
+        net, V = self.network_, len(self.classes_)
+        if (net.output != "sequence" or net.n_tokens != V or net.n_outputs != V
+                or net.bidirectional or self.encoder_.n_tokens_ != V
+                or list(self.encoder_.get_feature_names_out()) != list(self.classes_)):
+            raise ValueError(f"The network {net}, the encoder and classes_ ({V} tokens) do not "
+                             "fit together.")
 
     def _warn_no_effect(self):
         """Warn about each parameter set away from its default where it does nothing."""

@@ -11,8 +11,10 @@ A zip archive (suggested extension ``.skrnn``) with
 
 - ``skrnn.json``: a UTF-8 JSON document: the format name (``"skrnn-model"``) and version, the
   skrnn version that wrote it, the estimator class (one of ``RNNClassifier``, ``RNNRegressor``,
-  ``RNNSequenceTagger``, ``RNNSequenceRegressor``, ``TokenEncoder``), its ``get_params()``, its
-  fitted state, the SHA-256 of every array entry and a SHA-256 digest of the document itself;
+  ``RNNSequenceTagger``, ``RNNSequenceRegressor``, ``TokenEncoder``, ``RNNLanguageModel``), its
+  ``get_params()``, its fitted state (a fitted part, such as a language model's encoder,
+  nested as a document of the same form), the SHA-256 of every array entry and a SHA-256
+  digest of the document itself;
 - ``arrays/<name>.npy``: arrays in NumPy's ``.npy`` format, read with ``allow_pickle=False``.
 
 The fitted state saved is exactly what the estimator declares in its ``_fitted_state`` (the
@@ -96,10 +98,11 @@ def _estimator_classes():
     from ._regressor import RNNRegressor
     from ._sequence_regressor import RNNSequenceRegressor
     from ._tagger import RNNSequenceTagger
+    from .language_model import RNNLanguageModel
     from .text import TokenEncoder
 
     return {cls.__name__: cls for cls in (RNNClassifier, RNNRegressor, RNNSequenceTagger,
-                                          RNNSequenceRegressor, TokenEncoder)}
+                                          RNNSequenceRegressor, TokenEncoder, RNNLanguageModel)}
 
 
 def _skrnn_version():
@@ -122,8 +125,8 @@ def save(estimator, path):
     Parameters
     ----------
     estimator : skrnn estimator
-        The fitted RNNClassifier, RNNRegressor, RNNSequenceTagger, RNNSequenceRegressor or
-        TokenEncoder to save. Its parameters must be data: None, bool, int, float,
+        The fitted RNNClassifier, RNNRegressor, RNNSequenceTagger, RNNSequenceRegressor,
+        TokenEncoder or RNNLanguageModel to save. Its parameters must be data: None, bool, int, float,
         str, 1-D arrays of numbers or of str, or tuples, lists and dicts of these (so not a
         callable, such as a TokenEncoder's ``tokenizer``).
     path : str or os.PathLike
@@ -169,12 +172,7 @@ def save(estimator, path):
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "skrnn_version": _skrnn_version(),
-        "estimator": name,
-        "params": {key: _encode(value, f"parameter {key}")
-                   for key, value in estimator.get_params(deep=False).items()},
-        "fitted": {attr: _save_value(getattr(estimator, attr), kind, attr, arrays)
-                   for attr, kind in estimator._fitted_state.items()
-                   if hasattr(estimator, attr)},
+        **_estimator_document(estimator, arrays),
     }
     entries = {f"{_ARRAY_DIR}{key}.npy": _npy_bytes(value) for key, value in arrays.items()}
     document["arrays"] = {entry: hashlib.sha256(data).hexdigest()
@@ -193,6 +191,19 @@ def save(estimator, path):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _estimator_document(estimator, arrays, prefix=""):
+    """The class, parameters and fitted state of an estimator (its arrays added to
+    ``arrays``, named with ``prefix``)."""
+    return {
+        "estimator": type(estimator).__name__,
+        "params": {key: _encode(value, f"parameter {key}")
+                   for key, value in estimator.get_params(deep=False).items()},
+        "fitted": {attr: _save_value(getattr(estimator, attr), kind, prefix + attr, arrays)
+                   for attr, kind in estimator._fitted_state.items()
+                   if hasattr(estimator, attr)},
+    }
 
 
 def _save_value(value, kind, what, arrays):
@@ -231,6 +242,8 @@ def _save_value(value, kind, what, arrays):
         text = json.dumps(tokens, ensure_ascii=True).encode("ascii")
         arrays[what] = np.frombuffer(text, dtype=np.uint8)
         return {"array": what, "encoding": "json"}
+    if kind == "estimator":  # a fitted part, such as a language model's TokenEncoder
+        return _estimator_document(value, arrays, f"{what}.")
     if kind == "float":
         return _encode_float(value)
     if kind == "int":
@@ -322,8 +335,9 @@ def load(path):
 
     Returns
     -------
-    RNNClassifier, RNNRegressor, RNNSequenceTagger, RNNSequenceRegressor or TokenEncoder
-        The fitted estimator, with the parameters of the one that was saved. It predicts
+    estimator
+        The fitted estimator (an RNNClassifier, RNNRegressor, RNNSequenceTagger,
+        RNNSequenceRegressor, TokenEncoder or RNNLanguageModel), with the parameters of the one that was saved. It predicts
         (transforms) bit-identically to it; ``partial_fit`` and ``warm_start`` continue with
         the saved optimizer state.
 
@@ -559,6 +573,10 @@ def _load_value(doc, kind, what, arrays, context):
         return values
     if kind == "vocabulary":
         return _vocabulary(arrays, doc, what)
+    if kind == "estimator":
+        if not isinstance(doc, dict) or set(doc) != {"estimator", "params", "fitted"}:
+            raise ValueError(f"{what} must be stored as an estimator's document.")
+        return _rebuild(doc, arrays)
     if kind == "float":
         return _decode_float(doc)
     if kind == "int":

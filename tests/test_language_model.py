@@ -306,3 +306,25 @@ def test_fitting_leaves_the_texts_alone_and_refitting_gives_the_same_model():
     a, b = fitted(texts=texts), fitted(texts=texts)
     assert texts == TEXTS
     np.testing.assert_array_equal(a.theta_, b.theta_)
+
+
+@pytest.mark.parametrize("how", ["pickle", "skrnn"])
+def test_a_saved_model_loads_with_its_vocabulary_and_gives_the_same_outputs(model, how,
+                                                                             tmp_path):
+    import pickle
+
+    from skrnn.persistence import load, save
+    if how == "pickle":
+        again = pickle.loads(pickle.dumps(model))
+    else:
+        save(model, tmp_path / "lm.skrnn")
+        again = load(tmp_path / "lm.skrnn")
+    texts = ["abcab", "zz", ""]
+    assert again.encoder_.vocabulary_ == model.encoder_.vocabulary_
+    assert again.get_params() == model.get_params()
+    for method in ("score_samples", "predict_proba", "transform"):
+        a, b = getattr(again, method)(texts), getattr(model, method)(texts)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), method
+    assert again.sample(3, max_length=9, random_state=1) == \
+        model.sample(3, max_length=9, random_state=1)
+    assert again.loss_curve_ == model.loss_curve_ and again.t_ == model.t_
