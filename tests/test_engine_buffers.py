@@ -6,13 +6,14 @@ called, and no array handed to a caller is ever reused behind its back.
 """
 
 import threading
+from functools import partial
 
 import numpy as np
 import pytest
 
 from skrnn.nn import RecurrentNetwork
-from skrnn.nn._fast.buffers import (Workspace, bind_gemm_accs, clear_workspace, trim_workspace,
-                                    workspace)
+from skrnn.nn._fast.buffers import (_GEMV_FROM, Workspace, _add_product, bind_gemm_accs,
+                                    clear_workspace, trim_workspace, workspace)
 from skrnn.nn._fast.weights import scaled, unpermuted
 
 
@@ -65,6 +66,23 @@ def test_bound_gemms_per_step_with_shared_weights_and_missing_steps():
     calls[0](), calls[2]()
     np.testing.assert_allclose(outs[0], W @ hs[0], rtol=1e-12)
     np.testing.assert_allclose(outs[2], W @ hs[2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows,cols", [(64, 16), (1024, 256)])
+@pytest.mark.parametrize("per_step", [False, True])
+def test_one_column_products_accumulate_by_either_route(rows, cols, per_step):
+    """A one-column output goes through the bound gemm for a small matrix and through NumPy's
+    matrix-vector product for a large one (buffers._GEMV_FROM): both add the product."""
+    rng = np.random.default_rng(2)
+    W = rng.normal(size=(rows, cols)).astype(np.float32)
+    h = rng.normal(size=(cols, 1)).astype(np.float32)
+    start = rng.normal(size=(rows, 1)).astype(np.float32)
+    out = start.copy()
+    call = bind_gemm_accs([out], W, [h] if per_step else h)[0]
+    assert isinstance(call, partial) and (call.func is _add_product) == (W.size >= _GEMV_FROM)
+    call()
+    call()
+    np.testing.assert_allclose(out, start + 2 * (W @ h), rtol=1e-5, atol=1e-5)
 
 
 def test_workspace_reuses_large_buffers_and_ignores_others():
