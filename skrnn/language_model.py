@@ -822,6 +822,8 @@ def _draw(proba, temperature, top_k, top_p, rng):
             logp = np.log(p) / temperature
         logp -= logp.max(axis=1, keepdims=True)
         p = np.exp(logp)
+    if top_k is None and top_p is None:  # every token: no sorting
+        return _inverse_cdf(p, rng)
     order = np.argsort(-p, axis=1, kind="stable")  # most likely first
     sorted_p = np.take_along_axis(p, order, axis=1)
     keep = np.ones_like(sorted_p, dtype=bool)
@@ -831,7 +833,13 @@ def _draw(proba, temperature, top_k, top_p, rng):
         mass = np.cumsum(sorted_p, axis=1) / sorted_p.sum(axis=1, keepdims=True)
         keep &= np.concatenate([np.ones((len(p), 1), bool), mass[:, :-1] < top_p], axis=1)
     sorted_p[~keep] = 0
-    cdf = np.cumsum(sorted_p, axis=1)
-    u = rng.random_sample(len(p)) * cdf[:, -1]
-    picked = np.minimum((cdf < u[:, None]).sum(axis=1), p.shape[1] - 1)
-    return order[np.arange(len(p)), picked]
+    return order[np.arange(len(p)), _inverse_cdf(sorted_p, rng)]
+
+
+def _inverse_cdf(weights, rng):
+    """One column per row of ``weights`` (n, V) (not normalised), drawn in proportion to
+    them: the first column whose cumulative weight exceeds a uniform draw in [0, total), so a
+    column of weight zero is never drawn."""
+    cdf = np.cumsum(weights, axis=1)
+    u = rng.random_sample(len(weights)) * cdf[:, -1]
+    return np.minimum((cdf <= u[:, None]).sum(axis=1), weights.shape[1] - 1)
