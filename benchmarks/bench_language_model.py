@@ -53,12 +53,12 @@ What is timed:
    word model's fit here runs with the profile's timers (item 4); its time is printed too.
 4. **Profile of skrnn's word model fit** (the fit of item 3): functions of the engine and the
    training loop wrapped with timers (skrnn's code unchanged): the embedding lookup, the
-   recurrent forward (``_forward_layers``), the output layer (``_sequence_logits``, the
-   softmax loss, and the rest of ``_window_loss_and_backward`` outside
-   ``_backward_layers``: gathers, head gradients, the gradient into the top layer's outputs),
+   recurrent forward (``_forward_layers``), the output layer (the softmax loss, and the rest
+   of ``_window_loss_and_backward`` outside ``_backward_layers``: the gather of the real
+   steps, the logits, the head gradients, the gradient into the top layer's outputs),
    the recurrent backward, the embedding scatter, clipping, Adam, and the rest. Then
    micro-timings (best of 3) of each NumPy operation of the output layer on one window's
-   arrays (T=35, B=20, H=200, V=10,000), of single-GEMM alternatives, of PyTorch's
+   arrays (T=35, B=20, H=200, V=10,000), of PyTorch's
    ``nn.Linear`` + ``cross_entropy`` forward and backward on the same sizes, and of the parts
    of one sampling step (``Stream.step`` and the draw).
 
@@ -374,7 +374,6 @@ def profile_timers():
     timers.wrap(N, "_batch", "lookup")
     timers.wrap(N, "_forward_layers", "forward")
     timers.wrap(N, "_window_loss_and_backward", "window")
-    timers.wrap(N, "_sequence_logits", "logits")
     timers.wrap(N, "_backward_layers", "backward")
     timers.wrap(network, "_embedding_backward", "scatter")
     timers.wrap(_training, "clip_grad_norm", "clip")
@@ -397,15 +396,15 @@ class _Holder:
 
 def profile_parts(s, fit_total):
     """(label, seconds) of the profile, from the timers' inclusive seconds ``s``."""
-    output_rest = s["window"] - s["backward"] - s["logits"] - s["softmax loss"]
+    output_rest = s["window"] - s["backward"] - s["softmax loss"]
     parts = [
         ("vocabulary (TokenEncoder.fit_transform)", s["vocabulary"]),
         ("embedding lookup (RecurrentNetwork._batch)", s["lookup"]),
         ("recurrent forward (_forward_layers)", s["forward"]),
-        ("output layer: logits (_sequence_logits)", s["logits"]),
         ("output layer: softmax loss and its gradient (LOSSES['softmax'])", s["softmax loss"]),
-        ("output layer: rest of _window_loss_and_backward (gathers, head gradients, "
-         "dZ_full, W_out^T dZ)", output_rest),
+        ("output layer: rest of _window_loss_and_backward (gather of the real steps, logits "
+         "feats @ W_out^T, head gradients, dZ @ W_out, scatter into the top outputs' "
+         "gradients)", output_rest),
         ("recurrent backward (_backward_layers without the scatter)",
          s["backward"] - s["scatter"]),
         ("embedding gradient scatter (_embedding_backward)", s["scatter"]),
@@ -418,7 +417,7 @@ def profile_parts(s, fit_total):
         ("outside the epochs (setup, initial weights, best-weights copies)",
          fit_total - s["epochs"] - s["vocabulary"]),
     ]
-    return parts, s["logits"] + s["softmax loss"] + output_rest
+    return parts, s["softmax loss"] + output_rest
 
 
 def output_layer_micro(repeats=3):
@@ -432,16 +431,15 @@ def output_layer_micro(repeats=3):
     y = rng.integers(4, V, (T, B))
     real = np.ones((T, B), bool)
     w = np.full((T, B), 1 / (T * B), np.float32)
-    Z = np.matmul(W, Y)
     feats = Y.transpose(0, 2, 1)[real]
-    Zr = Z.transpose(0, 2, 1)[real]
-    _, dZ = softmax_cross_entropy(Zr, y[real], w[real])
-    dZ_full = np.zeros((T, B, V), np.float32)
+    Zr = feats @ W.T
+    _, dZ = softmax_cross_entropy(Zr.copy(), y[real], w[real])
+    dfeats = dZ @ W
     dY = np.empty((T, H, B), np.float32)
 
     def scatter():
-        d = np.zeros((T, B, V), np.float32)
-        d[real] = dZ
+        dY[...] = 0
+        dY.transpose(0, 2, 1)[real] = dfeats
 
     lin = torch.nn.Linear(H, V)
     ft = torch.from_numpy(feats.copy()).requires_grad_()
@@ -453,19 +451,15 @@ def output_layer_micro(repeats=3):
         torch_F.cross_entropy(lin(ft), yt).backward()
 
     rows = [
-        ("skrnn: logits, matmul(W_out (V, H), Y (T, H, B)): T GEMMs of (V, H) x (H, B)",
-         lambda: np.matmul(W, Y) + b[:, None]),
-        ("skrnn: gather of the real steps' logits, Z.transpose(0, 2, 1)[real]",
-         lambda: Z.transpose(0, 2, 1)[real]),
-        ("skrnn: softmax_cross_entropy on (T*B, V)",
-         lambda: softmax_cross_entropy(Zr, y[real], w[real])),
-        ("skrnn: head weight gradient dZ.T @ feats", lambda: dZ.T @ feats),
-        ("skrnn: dZ_full = zeros (T, B, V); dZ_full[real] = dZ", scatter),
-        ("skrnn: matmul(W_out.T, dZ_full.transpose(0, 2, 1), out=dY): T GEMMs",
-         lambda: np.matmul(W.T, dZ_full.transpose(0, 2, 1), out=dY)),
-        ("alternative: logits as one GEMM feats (T*B, H) @ W_out.T", lambda: feats @ W.T),
-        ("alternative: gradient of the outputs as one GEMM dZ (T*B, V) @ W_out",
-         lambda: dZ @ W),
+        ("skrnn: gather of the real steps' top outputs, Y.transpose(0, 2, 1)[real]",
+         lambda: Y.transpose(0, 2, 1)[real]),
+        ("skrnn: logits, one GEMM feats (T*B, H) @ W_out.T, plus the bias",
+         lambda: np.add(feats @ W.T, b, out=Zr)),
+        ("skrnn: softmax_cross_entropy on (T*B, V), gradient written over the logits",
+         lambda: softmax_cross_entropy(Zr, y[real], w[real], overwrite=True)),
+        ("skrnn: head weight gradient (feats.T @ dZ).T", lambda: (feats.T @ dZ).T),
+        ("skrnn: gradient of the top outputs, one GEMM dZ (T*B, V) @ W_out", lambda: dZ @ W),
+        ("skrnn: scatter of that gradient into dY (T, H, B)", scatter),
         ("PyTorch: nn.Linear + cross_entropy, forward and backward (T*B rows)", torch_head),
     ]
     return [(label, best_time(fn, repeats)) for label, fn in rows]
@@ -488,7 +482,7 @@ def sampling_micro(lm, repeats=3):
 
     V = proba.shape[1]
     return [(f"Stream.step (one token, V={V})", best_time(steps, repeats) / k),
-            (f"_draw at temperature 1 (float64 copy, argsort of V={V}, cumsums)",
+            (f"_draw at temperature 1 (float64 copy, one cumulative sum over V={V})",
              best_time(draws, repeats) / k)]
 
 

@@ -407,9 +407,10 @@ class RNNLanguageModel(BaseEstimator):
                 e = s + int(L.max())
                 state = ([a[rows] for a in h], None if c is None else [a[rows] for a in c])
                 outputs, h_n, c_n = net.final_states(theta, X[rows, s:e], L, state)
-                Z = outputs @ W_out.T  # (r, t, V)
+                r, t, H = outputs.shape
+                Z = outputs.reshape(r * t, H) @ W_out.T  # one GEMM over all steps
                 Z += b_out
-                ll[rows, s:e] = _log_softmax_at(Z, Y[rows, s:e])
+                ll[rows, s:e] = _log_softmax_at(Z, Y[rows, s:e].reshape(-1)).reshape(r, t)
                 for k in range(len(h)):
                     h[k][rows] = h_n[k]
                     if c is not None:

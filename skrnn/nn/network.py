@@ -609,11 +609,14 @@ class RecurrentNetwork:
         return P["head.weight"].astype(dtype, copy=False), P["head.bias"].astype(dtype, copy=False)
 
     def _sequence_logits(self, W_out, b_out, Ys):
-        """Head outputs at every step, (T, K, B), from the top outputs ``Ys`` (T, H, B) each."""
-        H = Ys[0].shape[1]
-        Z = sum(np.matmul(W_out[:, d * H:(d + 1) * H], Y) for d, Y in enumerate(Ys))
-        Z += b_out[:, None]
-        return Z
+        """Head outputs at every step, (T, B, K), from the top outputs ``Ys`` (T, H, B) each:
+        one GEMM over all steps (a GEMM per step is many small products, which multithreaded
+        BLAS runs far slower on a busy machine)."""
+        T, H, B = Ys[0].shape
+        feats = np.concatenate([Y.transpose(0, 2, 1) for Y in Ys], axis=2)  # (T, B, nd*H)
+        Z = feats.reshape(T * B, -1) @ W_out.T
+        Z += b_out
+        return Z.reshape(T, B, -1)
 
     def forward(self, theta, X, lengths, initial_state=None):
         """The head outputs (logits, or values for regression).
@@ -645,8 +648,8 @@ class RecurrentNetwork:
             if sequence:
                 Z = self._sequence_logits(W_out, b_out, [d.Y for d in top])
                 real = np.arange(len(Z))[:, None] < batch.lengths[None, :]
-                Z *= real[:, None, :]
-                return _unsort(Z.transpose(2, 0, 1), batch.order)
+                Z *= real[:, :, None]
+                return _unsort(Z.transpose(1, 0, 2), batch.order)
             if self.pooling == "last":
                 feats = np.concatenate([d.final[0] for d in top])
             else:
