@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
 
-from ._training import TrainingData, fit_lbfgs, fit_stochastic
+from ._training import RECORDS, TrainingData, fit_lbfgs, fit_stochastic, start_records
 from .nn import RecurrentNetwork
 from .nn._fast.buffers import trim_workspace
 from .nn.optimizers import SCHEDULES, SGD, Adam
@@ -162,14 +162,7 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         "n_features_in_": "int",
         "feature_names_in_": "labels, optional",
         "_fitted_on_table": "bool",
-        "n_iter_": "int",
-        "t_": "int",
-        "loss_curve_": "floats",
-        "grad_norm_curve_": "floats",
-        "best_loss_": "float",
-        "validation_scores_": "floats or None",
-        "best_validation_score_": "float or None",
-        "_no_improvement_count": "int",
+        **RECORDS,
     }
 
     # set by subclasses
@@ -429,14 +422,7 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         else:
             self._optimizer = Adam(self.learning_rate_init, self.beta_1, self.beta_2,
                                    self.epsilon, **schedule)
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self.grad_norm_curve_ = []
-        self.best_loss_ = np.inf
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
-        self._no_improvement_count = 0
+        start_records(self)
 
     def _check_fitted_state(self):
         """Raise ValueError if the fitted attributes do not fit together (checked after

@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from .nn.optimizers import clip_grad_norm, minimize_lbfgs
 
 __all__ = ["TrainingData", "fit_stochastic", "fit_lbfgs", "split_validation",
-           "run_minibatch_epoch", "update", "diverged"]
+           "run_minibatch_epoch", "update", "diverged", "RECORDS", "start_records"]
 
 
 class TrainingData(NamedTuple):
@@ -49,6 +49,32 @@ class TrainingData(NamedTuple):
 # which integer sample weights and repeated sequences give the same fit.
 FULL_BATCH_UP_TO = 64
 AUTO_BATCH = 32
+
+
+# The records of a stochastic fit, declared once for every estimator's ``_fitted_state``:
+# what skrnn.persistence saves, with the kind of value each holds.
+RECORDS = {
+    "n_iter_": "int",
+    "t_": "int",
+    "loss_curve_": "floats",
+    "grad_norm_curve_": "floats",
+    "best_loss_": "float",
+    "validation_scores_": "floats or None",
+    "best_validation_score_": "float or None",
+    "_no_improvement_count": "int",
+}
+
+
+def start_records(est):
+    """The records of a new fit (:data:`RECORDS`), empty."""
+    est.n_iter_ = 0
+    est.t_ = 0
+    est.loss_curve_ = []
+    est.grad_norm_curve_ = []
+    est.best_loss_ = np.inf
+    est.validation_scores_ = [] if est.early_stopping else None
+    est.best_validation_score_ = -np.inf if est.early_stopping else None
+    est._no_improvement_count = 0
 
 
 def auto_batch_size(n):

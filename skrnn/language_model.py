@@ -31,11 +31,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _fit_rng
-from ._training import TrainingData, diverged, fit_stochastic, update
+from ._training import (RECORDS, TrainingData, diverged, fit_stochastic, start_records,
+                        update)
 from .nn import RecurrentNetwork
 from .nn._fast.buffers import trim_workspace
 from .nn.optimizers import SGD, Adam
-from .streaming import Stream
+from .streaming import Stream, _softmax_rows
 from .text import _BOS_ID, _EOS_ID, _PAD_ID, _TOKEN_PATTERN, TokenEncoder
 
 __all__ = ["RNNLanguageModel"]
@@ -213,14 +214,7 @@ class RNNLanguageModel(BaseEstimator):
         "network_": "network",
         "theta_": "params",
         "_optimizer": "optimizer",
-        "n_iter_": "int",
-        "t_": "int",
-        "loss_curve_": "floats",
-        "grad_norm_curve_": "floats",
-        "best_loss_": "float",
-        "validation_scores_": "floats or None",
-        "best_validation_score_": "float or None",
-        "_no_improvement_count": "int",
+        **RECORDS,
     }
 
     # what stream() steps return: the next token's probabilities
@@ -343,14 +337,7 @@ class RNNLanguageModel(BaseEstimator):
                                   nesterov=False)
         else:
             self._optimizer = Adam(self.learning_rate_init)
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self.grad_norm_curve_ = []
-        self.best_loss_ = np.inf
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
-        self._no_improvement_count = 0
+        start_records(self)
 
     def _objective(self, theta, data, rng=None, initial_state=None):
         """Mean negative log-likelihood per predicted token of ``data`` plus the L2 penalty,
@@ -536,9 +523,7 @@ class RNNLanguageModel(BaseEstimator):
             trim_workspace()
         P = self.network_.unpack(self.theta_)
         Z = h_n[-1] @ P["head.weight"].T + P["head.bias"]
-        Z -= Z.max(axis=1, keepdims=True)
-        np.exp(Z, out=Z)
-        Z /= Z.sum(axis=1, keepdims=True)
+        _softmax_rows(Z)
         return Z
 
     def predict(self, X):
