@@ -23,6 +23,7 @@ ends a generated text.
 
 import numbers
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
@@ -539,7 +540,8 @@ class RNNLanguageModel(BaseEstimator):
         ndarray of str of shape (n_prefixes,)
             The token of ``classes_`` with the largest probability.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks that the model is fitted first
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def transform(self, X):
         """The top layer's state after reading each text.
@@ -663,7 +665,7 @@ def _texts(X):
     """The texts as a list, after the checks that give clear messages."""
     if isinstance(X, (str, bytes)):
         raise ValueError("X must be a list of texts, got a single string; wrap it: [text]")
-    if not hasattr(X, "__iter__"):
+    if not hasattr(X, "__iter__") or isinstance(X, Mapping):
         raise ValueError(f"X must be a list of texts, got {type(X).__name__}")
     texts = list(X)
     if not texts:

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 
 import skrnn.language_model as lm_module
@@ -276,10 +276,20 @@ def test_grid_search_tunes_it_by_held_out_log_likelihood():
 
 
 @pytest.mark.parametrize("X,message", [
-    ("abc", "single string"), ([], "no text"), (3, "list of texts")])
+    ("abc", "single string"), ([], "no text"), (3, "list of texts"),
+    ({"abc": 1}, "list of texts")])
 def test_bad_texts_are_refused(X, message):
     with pytest.raises(ValueError, match=message):
         RNNLanguageModel(**SMALL).fit(X)
+
+
+def test_texts_that_are_not_strings_and_unfitted_models_are_named(model):
+    with pytest.raises(TypeError, match="must be a str"):
+        RNNLanguageModel(**SMALL).fit(["abc", 5])
+    with pytest.raises(TypeError, match="must be a str"):
+        model.score(["abc", None])
+    with pytest.raises(NotFittedError):
+        RNNLanguageModel().predict(["a"])
 
 
 def test_bad_settings_are_refused_or_warned():
