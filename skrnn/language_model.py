@@ -278,12 +278,14 @@ class RNNLanguageModel(BaseEstimator):
             raise ValueError(f"tie_weights=True uses the embedding table as the output "
                              f"weights, so embedding_dim ({self.embedding_dim}) must equal the "
                              f"top layer's size ({sizes[-1]})")
-        self.encoder_ = TokenEncoder(analyzer=self.analyzer, lowercase=self.lowercase,
-                                     token_pattern=self.token_pattern,
-                                     max_features=self.max_features, min_df=self.min_df,
-                                     begin_end=True)
-        ids = self.encoder_.fit_transform(_texts(X))
-        self.classes_ = self.encoder_.get_feature_names_out()
+        encoder = TokenEncoder(analyzer=self.analyzer, lowercase=self.lowercase,
+                               token_pattern=self.token_pattern, max_features=self.max_features,
+                               min_df=self.min_df, begin_end=True)
+        ids = encoder.fit_transform(_texts(X))  # bad texts raise here, before any change
+        if self.mode == "stream" and sum(len(s) for s in ids) < 4:
+            raise ValueError(f"the stream holds {sum(len(s) for s in ids)} tokens: too few to "
+                             "train on")
+        self.encoder_, self.classes_ = encoder, encoder.get_feature_names_out()
         rng = _fit_rng(self.random_state)
         self._initialize(sizes, len(self.classes_), rng)
         try:

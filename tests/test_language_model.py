@@ -283,6 +283,15 @@ def test_bad_texts_are_refused(X, message):
         RNNLanguageModel(**SMALL).fit(X)
 
 
+def test_a_failed_refit_keeps_the_fitted_model():
+    lm = fitted(max_iter=1)
+    before = lm.score_samples(["abc"])
+    for bad in (["abc", 5], ["a"]):
+        with pytest.raises((TypeError, ValueError)):
+            lm.set_params(mode="stream" if bad == ["a"] else "documents").fit(bad)
+        np.testing.assert_array_equal(lm.score_samples(["abc"]), before)
+
+
 def test_texts_that_are_not_strings_and_unfitted_models_are_named(model):
     with pytest.raises(TypeError, match="must be a str"):
         RNNLanguageModel(**SMALL).fit(["abc", 5])
