@@ -10,6 +10,7 @@ ORDER = [
     "plot_parenthesis_depth.py",
     "plot_word_language_model.py",
     "plot_grid_search.py",
+    "plot_seed_ensembles.py",
     "plot_gradient_clipping.py",
     "plot_vanishing_exploding_gradients.py",
 ]
