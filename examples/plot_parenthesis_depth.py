@@ -7,9 +7,9 @@ brackets are open: a ``)`` cannot come when none is, and the text cannot end whi
 Nobody tells the model about depth; it only learns to predict the next character. This
 example trains a small character-level :class:`~skrnn.RNNLanguageModel` on random
 well-formed bracket strings, then looks inside: it finds the hidden unit whose activation
-follows the nesting depth most closely, draws it over a string, and checks with
-:meth:`~skrnn.RNNLanguageModel.predict_proba` that the model gives ``)`` almost no chance
-where every bracket is closed.
+follows the nesting depth most closely, draws it over a string, and measures with
+:meth:`~skrnn.RNNLanguageModel.predict_proba` how much chance the model gives ``)`` where
+every bracket is closed, against where one is open.
 """
 
 # %%
@@ -63,10 +63,13 @@ print(f"deepest nesting in the training strings: {max(depths(s).max() for s in t
 # A small GRU language model
 # --------------------------
 # Each string is a text of its own (``mode="documents"``): the model reads ``<bos>`` and the
-# characters and predicts every character and the end marker. Sixteen hidden units are
-# plenty for a counter.
-lm = RNNLanguageModel("gru", hidden_layer_sizes=(16,), embedding_dim=8, max_iter=60,
-                      learning_rate_init=0.01, random_state=0)
+# characters and predicts every character and the end marker. It trains for all 40 epochs
+# (``n_iter_no_change=40``): the training loss of such a small task flattens for a few
+# epochs long before the counting is learned well, and the default stopping rule would
+# stop there.
+lm = RNNLanguageModel("gru", hidden_layer_sizes=(24,), embedding_dim=8, batch_size=16,
+                      max_iter=40, n_iter_no_change=40, learning_rate_init=0.01,
+                      random_state=0)
 lm.fit(train)
 print(f"held-out perplexity: {lm.perplexity(test):.3f} per predicted token")
 
@@ -119,8 +122,8 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# ``)`` is (almost) impossible where no bracket is open
-# -----------------------------------------------------
+# How likely is ``)`` where no bracket is open?
+# ---------------------------------------------
 # :meth:`~skrnn.RNNLanguageModel.predict_proba` gives the distribution of the next
 # character after each prefix (its columns are ``classes_``). After a balanced prefix
 # the model should give ``)`` almost no probability, and after an unbalanced one a fair
@@ -145,3 +148,7 @@ for d in range(MAX_DEPTH + 1):
     sel = prefix_depth == d
     if sel.any():
         print(f"{d:>5} {sel.sum():>8} {p_close[sel].mean():>10.4f} {p_close[sel].max():>9.4f}")
+closed = prefix_depth == 0
+print(f"where every bracket is closed, P()) < 0.01 after {np.mean(p_close[closed] < 0.01):.1%} "
+      f"of the prefixes; where one is open, P()) < 0.01 after "
+      f"{np.mean(p_close[~closed] < 0.01):.1%}")
