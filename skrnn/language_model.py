@@ -624,8 +624,10 @@ class RNNLanguageModel(BaseEstimator):
         if self.encoder_.analyzer is None and isinstance(prefix, str) and not prefix:
             prefix = []  # pre-tokenized texts: the empty prefix is an empty list
         start = self.encoder_.transform(_texts([prefix]))[0][:-1]  # <bos> and the prefix
-        stream = self.stream(n_samples)
-        proba = stream.update(np.tile(start, (n_samples, 1)))[:, -1]
+        # the prefix is read once, by one stream, whose state every sample then starts from
+        reader = self.stream(1)
+        proba = np.repeat(reader.update(start[None])[:, -1], n_samples, axis=0)
+        stream = self.stream(n_samples).set_state(_repeat_state(reader.state, n_samples))
         drawn = np.zeros((n_samples, max_length), np.intp)
         length = np.full(n_samples, max_length)
         for t in range(max_length):
@@ -787,6 +789,16 @@ def _stream_log_likelihood(est, validation):
 
 
 # -- sampling --------------------------------------------------------------------------------------
+def _repeat_state(state, n):
+    """A stream's state of one sequence, repeated for n (PyTorch's shapes: arrays (L, 1, H)
+    or lists of (1, H_k) arrays, paired (h, c) for the LSTM)."""
+    if isinstance(state, tuple):
+        return tuple(_repeat_state(part, n) for part in state)
+    if isinstance(state, list):
+        return [np.repeat(a, n, axis=0) for a in state]
+    return np.repeat(state, n, axis=1)
+
+
 def _check_sampling(n_samples, max_length, temperature, top_k, top_p):
     for name, value in (("n_samples", n_samples), ("max_length", max_length)):
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
