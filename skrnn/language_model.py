@@ -624,10 +624,12 @@ class RNNLanguageModel(BaseEstimator):
         if self.encoder_.analyzer is None and isinstance(prefix, str) and not prefix:
             prefix = []  # pre-tokenized texts: the empty prefix is an empty list
         start = self.encoder_.transform(_texts([prefix]))[0][:-1]  # <bos> and the prefix
-        # the prefix is read once, by one stream, whose state every sample then starts from
-        reader = self.stream(1)
-        proba = np.repeat(reader.update(start[None])[:, -1], n_samples, axis=0)
-        stream = self.stream(n_samples).set_state(_repeat_state(reader.state, n_samples))
+        stream = self.stream(1)  # the prefix is read once
+        proba = stream.update(start[None])[:, -1]
+        if n_samples > 1:  # every sample starts from the state after the prefix
+            state = _repeat_state(stream.state, n_samples)
+            stream = self.stream(n_samples).set_state(state)
+            proba = np.repeat(proba, n_samples, axis=0)
         drawn = np.zeros((n_samples, max_length), np.intp)
         length = np.full(n_samples, max_length)
         for t in range(max_length):
