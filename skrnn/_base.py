@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 
 from ._training import RECORDS, TrainingData, fit_lbfgs, fit_stochastic, start_records
 from .nn import RecurrentNetwork
+from .nn.losses import LOSSES
 from .nn._fast.buffers import trim_workspace
 from .nn.optimizers import SCHEDULES, SGD, Adam
 from .sequences import Sequences, _is_table, _reject_strings, check_sequences, check_token_ids
@@ -177,7 +178,7 @@ class BaseRNN(TransformerMixin, BaseEstimator):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, max_grad_norm=5.0,
+                 epsilon=1e-8, n_iter_no_change=50, max_fun=15000, max_grad_norm=5.0,
                  tbptt_steps=None):
         self.cell = cell
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -350,9 +351,26 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         """Return (targets for the network, loss weights, n_outputs)."""
         raise NotImplementedError
 
-    def _score_validation(self, validation):
-        """The validation score used by early stopping (higher is better)."""
+    def _validation_score(self, Z, Y, weights):
+        """The score ``validation_scores_`` records, from head outputs ``Z`` (one row per
+        sequence, or per real step) against targets ``Y``, weighted by ``weights``."""
         raise NotImplementedError
+
+    def _evaluate_validation(self, validation):
+        """(score, loss) of the current weights on the held-out sequences: the score of
+        :meth:`_validation_score` and the loss that early stopping watches, the weighted mean
+        of the training loss without its L2 penalty."""
+        Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
+        Y, w = validation.Y, validation.weights
+        if Z.ndim == 3:  # one output per step: the real steps, in order
+            T = Z.shape[1]
+            real = np.arange(T)[None, :] < validation.lengths[:, None]
+            Z, Y, w = Z[real], Y[:, :T][real], w[:, :T][real]
+        score = self._validation_score(Z, Y, w)
+        total = w.sum()
+        w = w / total if total > 0 else np.full(len(w), 1.0 / len(w))
+        loss, _ = LOSSES[self._loss](Z.astype(np.float64), Y, w, overwrite=True)
+        return score, float(loss)
 
     def _stratify_labels(self, Y):
         """Labels to stratify the validation split by, or None."""

@@ -40,7 +40,7 @@ class ClassifierRNN(BaseRNN):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, max_grad_norm=5.0,
+                 epsilon=1e-8, n_iter_no_change=50, max_fun=15000, max_grad_norm=5.0,
                  tbptt_steps=None, class_weight=None):
         super().__init__(
             cell, hidden_layer_sizes, bidirectional=bidirectional, activation=activation,
@@ -82,6 +82,10 @@ class ClassifierRNN(BaseRNN):
             raise ValueError("class_weight='balanced' is not supported for partial_fit: the "
                              "class frequencies of the whole data are unknown. Pass a dict.")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _validation_score(self, Z, Y, weights):
+        """Accuracy, weighted as the loss is (sample and class weights)."""
+        return _weighted_mean(Z.argmax(axis=1) == Y, weights)
 
     # -- labels ---------------------------------------------------------------------------------
     def _set_classes(self, y, classes):
@@ -187,7 +191,7 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, max_grad_norm=5.0,
+                 epsilon=1e-8, n_iter_no_change=50, max_fun=15000, max_grad_norm=5.0,
                  tbptt_steps=None, class_weight=None, pooling="last"):
         super().__init__(
             cell, hidden_layer_sizes, bidirectional=bidirectional, activation=activation,
@@ -212,12 +216,6 @@ class RNNClassifier(ClassifierMixin, ClassifierRNN):
     def _stratify_labels(self, Y):
         counts = np.bincount(Y)
         return Y if counts[counts > 0].min() >= 2 else None
-
-    def _score_validation(self, validation):
-        """Accuracy on the validation sequences, weighted as the loss is (sample and class
-        weights)."""
-        Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
-        return _weighted_mean(Z.argmax(axis=1) == validation.Y, validation.weights)
 
     def predict_proba(self, X, initial_state=None):
         """Class probabilities of each sequence.

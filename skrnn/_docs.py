@@ -52,8 +52,9 @@ random_state : int, RandomState instance or None, default=None
     Seeds the initial weights, shuffling, dropout and the validation split. Every call to
     fit starts again from it, so fits with an int seed are identical.
 tol : float, default=1e-4
-    Training stops when the loss (or the validation score with early_stopping) does not
-    improve by tol for n_iter_no_change consecutive epochs.
+    Improvement that counts: an epoch improves when its training loss (with early_stopping,
+    its validation loss) is more than tol below the best so far. With solver="lbfgs", the
+    tolerance of the projected gradient (scipy's ``gtol``).
 verbose : bool or int, default=False
     Report progress of the mini-batch solvers. True (1) in a terminal or a notebook: one
     line, rewritten every epoch, with the epoch of max_iter, the loss, the validation score,
@@ -67,14 +68,22 @@ momentum : float, default=0.9
 nesterovs_momentum : bool, default=True
     Use Nesterov's momentum with solver="sgd".
 early_stopping : bool, default=False
-    Hold out validation_fraction of the sequences, stop when the validation score stops
-    improving, and restore the weights of the best epoch.
+    Hold out validation_fraction of the sequences, stop when their loss (the training loss,
+    weighted the same way, without the L2 penalty) stops improving, and restore the weights
+    of the epoch with the lowest validation loss. The loss rather than the accuracy, which
+    moves in steps of one sequence on a small validation part. On data of a few dozen
+    sequences the validation part is too small to judge by: see the user guide's "getting
+    good accuracy" page.
 validation_fraction : float, default=0.1
     Fraction of the sequences held out with early_stopping.
 beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
     Parameters of solver="adam".
-n_iter_no_change : int, default=10
-    Epochs without improvement before stopping.
+n_iter_no_change : int, default=50
+    Epochs without improvement before stopping. MLPClassifier's 10 stopped fits of a few
+    dozen sequences on plateaus and on the noise of the mini-batch loss, short of the
+    accuracy that more epochs reached; with 50 they end where running every epoch ends,
+    and fits that converge (a loss that stops falling by tol) still stop (measured by
+    ``benchmarks/learning_stopping.py``; see the user guide's "getting good accuracy").
 max_fun : int, default=15000
     Maximum number of loss evaluations of solver="lbfgs".
 max_grad_norm : float or None, default=5.0
@@ -123,6 +132,11 @@ validation_scores_ : list of float or None
     sample weights and, for classifiers, class_weight.
 best_validation_score_ : float or None
     Best validation score with early_stopping.
+validation_loss_curve_ : list of float or None
+    Validation loss of every epoch with early_stopping, which it watches: the weighted mean
+    loss of the held-out sequences (or steps), without the L2 penalty.
+best_validation_loss_ : float or None
+    Lowest validation loss with early_stopping; the fitted weights are that epoch's.
 n_iter_ : int
     Epochs run (iterations for "lbfgs").
 t_ : int

@@ -59,7 +59,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, max_grad_norm=5.0,
+                 epsilon=1e-8, n_iter_no_change=50, max_fun=15000, max_grad_norm=5.0,
                  tbptt_steps=None, pooling="last"):
         super().__init__(
             cell, hidden_layer_sizes, bidirectional=bidirectional, activation=activation,
@@ -118,10 +118,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             raise ValueError(f"n_outputs_={self.n_outputs_} does not fit the network's "
                              f"{self.network_.n_outputs} outputs.")
 
-    def _score_validation(self, validation):
-        """R^2 on the validation sequences, weighted by their sample weights."""
-        Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
-        return float(r2_score(validation.Y, Z, sample_weight=validation.weights))
+    def _validation_score(self, Z, Y, weights):
+        """R^2, weighted by the sample weights."""
+        return float(r2_score(Y, Z, sample_weight=weights))
 
     def predict(self, X, initial_state=None):
         """The predicted targets of each sequence.

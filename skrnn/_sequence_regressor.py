@@ -132,12 +132,6 @@ class RNNSequenceRegressor(RNNRegressor):
         Y[real], W[real] = values, self._step_weights(sample_weight, seqs)
         return Y, W, values.shape[1]
 
-    def _score_validation(self, validation):
-        Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
-        real = _real_steps(validation.lengths, Z.shape[1])
-        return float(r2_score(validation.Y[:, :Z.shape[1]][real], Z[real],
-                              sample_weight=validation.weights[:, :Z.shape[1]][real]))
-
     def predict(self, X, initial_state=None):
         """The predicted targets at every real step.
 

@@ -7,7 +7,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import (check_consistent_length,
                                       check_is_fitted, column_or_1d)
 
-from ._classifier import ClassifierRNN, _weighted_mean
+from ._classifier import ClassifierRNN
 from ._docs import fill_doc
 from .sequences import check_step_labels
 
@@ -75,15 +75,6 @@ class RNNSequenceTagger(ClassifierMixin, ClassifierRNN):
         W = np.zeros(real.shape)
         Y[real], W[real] = codes, step_weights
         return Y, W, len(self.classes_)
-
-    def _score_validation(self, validation):
-        """Accuracy over the real validation steps, weighted as the loss is (sample, step and
-        class weights)."""
-        Z = self.network_.forward(self.theta_, validation.X3, validation.lengths)
-        real = _real_steps(validation.lengths, Z.shape[1])
-        T = Z.shape[1]
-        return _weighted_mean(Z.argmax(axis=2)[real] == validation.Y[:, :T][real],
-                              validation.weights[:, :T][real])
 
     def _per_step(self, X, values_fn, initial_state=None):
         """``values_fn`` of the head outputs at the real steps, in the caller's form."""

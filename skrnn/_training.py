@@ -5,10 +5,10 @@ The functions here take a fitted-to-be estimator and change its fitted state onl
 fit (``loss_curve_``, ``n_iter_``, ...). What is optimised is the estimator's ``_objective``;
 the math is in :mod:`skrnn.nn`.
 
-One epoch is a pass over shuffled mini-batches; after each epoch the loss (or, with early
-stopping, the validation score) is compared with the best so far, the best weights are kept,
-and ``n_iter_no_change`` epochs without an improvement of ``tol`` ask the optimizer whether to
-stop (scikit-learn's ``trigger_stopping``). A non-finite loss, gradient or weight stops the fit
+One epoch is a pass over shuffled mini-batches; after each epoch the training loss (or, with
+early stopping, the loss on the held-out sequences) is compared with the best so far, the best
+weights are kept, and more than ``n_iter_no_change`` epochs without an improvement of ``tol``
+ask the optimizer whether to stop (scikit-learn's ``trigger_stopping``). A non-finite loss, gradient or weight stops the fit
 with the weights of the best epoch; so does an interrupt (Ctrl-C).
 """
 
@@ -61,6 +61,9 @@ RECORDS = {
     "best_loss_": "float",
     "validation_scores_": "floats or None",
     "best_validation_score_": "float or None",
+    # files written before early stopping watched the validation loss lack these two
+    "validation_loss_curve_": "floats or None, optional",
+    "best_validation_loss_": "float or None, optional",
     "_no_improvement_count": "int",
 }
 
@@ -74,7 +77,18 @@ def start_records(est):
     est.best_loss_ = np.inf
     est.validation_scores_ = [] if est.early_stopping else None
     est.best_validation_score_ = -np.inf if est.early_stopping else None
+    est.validation_loss_curve_ = [] if est.early_stopping else None
+    est.best_validation_loss_ = np.inf if est.early_stopping else None
     est._no_improvement_count = 0
+
+
+def _start_validation_records(est):
+    """The validation records of a warm start that turns early stopping on (or of a model
+    loaded from a file that predates the validation loss)."""
+    if getattr(est, "validation_scores_", None) is None:
+        est.validation_scores_, est.best_validation_score_ = [], -np.inf
+    if getattr(est, "validation_loss_curve_", None) is None:
+        est.validation_loss_curve_, est.best_validation_loss_ = [], np.inf
 
 
 def auto_batch_size(n):
@@ -93,6 +107,8 @@ def fit_stochastic(est, data, rng, incremental, run_epoch=None, split=None):
     """
     run_epoch = run_epoch or run_minibatch_epoch
     train, validation = (split or split_validation)(est, data, rng, incremental)
+    if validation is not None:
+        _start_validation_records(est)
     best = est.theta_.copy()  # the weights of the best epoch so far
     progress = Progress(est.verbose, 1 if incremental else est.max_iter)
     try:
@@ -197,11 +213,13 @@ def _record_epoch(est, loss, grad_norm, validation, best, seconds, progress):
     improved, is_best = loss < est.best_loss_ - est.tol, loss < est.best_loss_
     est.best_loss_ = min(est.best_loss_, float(loss))
     if validation is not None:
-        score = est._score_validation(validation)
+        score, validation_loss = est._evaluate_validation(validation)
         est.validation_scores_.append(score)
-        improved = score > est.best_validation_score_ + est.tol
-        is_best = score > est.best_validation_score_
+        est.validation_loss_curve_.append(validation_loss)
         est.best_validation_score_ = max(est.best_validation_score_, score)
+        improved = validation_loss < est.best_validation_loss_ - est.tol
+        is_best = validation_loss < est.best_validation_loss_
+        est.best_validation_loss_ = min(est.best_validation_loss_, validation_loss)
     if is_best:
         best = est.theta_.copy()
     est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
@@ -269,7 +287,7 @@ def _should_stop(est, progress):
     (the "adaptive" schedule lowers its learning rate instead, until it is too small)."""
     if est._no_improvement_count <= est.n_iter_no_change:
         return False
-    what = "Validation score" if est.early_stopping else "Training loss"
+    what = "Validation loss" if est.early_stopping else "Training loss"
     msg = (f"{what} did not improve more than tol={est.tol} for {est.n_iter_no_change} "
            "consecutive epochs.")
     progress.end()

@@ -118,14 +118,15 @@ class RNNLanguageModel(BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split and dropout.
     tol : float, default=1e-4
-        Improvement of the training loss (or, with early stopping, of the validation score)
+        Improvement of the training loss (or, with early stopping, of the held-out loss)
         that counts as progress.
     verbose : bool or int, default=False
         Report each epoch (as the other estimators do).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the texts (``mode="documents"``) or the end of the
-        stream (``mode="stream"``), stop when their log-likelihood per token has not improved
-        by ``tol`` for ``n_iter_no_change`` epochs, and restore the weights of the best epoch.
+        stream (``mode="stream"``), stop when their loss per token (the negative
+        log-likelihood) has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
+        restore the weights of the best epoch.
     validation_fraction : float, default=0.1
         The share held out for early stopping.
     n_iter_no_change : int, default=5
@@ -157,6 +158,11 @@ class RNNLanguageModel(BaseEstimator):
         With early stopping, the held-out log-likelihood per token after each epoch.
     best_validation_score_ : float or None
         The best of them.
+    validation_loss_curve_ : list of float or None
+        With early stopping, the held-out loss per token after each epoch (the negative of
+        ``validation_scores_``), which early stopping watches.
+    best_validation_loss_ : float or None
+        The lowest of them; the fitted weights are that epoch's.
 
     See Also
     --------
@@ -357,14 +363,16 @@ class RNNLanguageModel(BaseEstimator):
             G["head.weight"][...] = G["embedding.weight"]
         return out
 
-    def _score_validation(self, validation):
-        """The held-out log-likelihood per predicted token (higher is better)."""
+    def _evaluate_validation(self, validation):
+        """(score, loss) on the held-out part: the log-likelihood per predicted token, and
+        the cross-entropy that early stopping watches, its negative."""
         if isinstance(validation, _Stream):
             ll, n = _stream_log_likelihood(self, validation)
-            return ll / n
+            return ll / n, -ll / n
         ll = self._log_likelihoods(validation.X3[:, :, 0], validation.lengths,
                                    validation.Y)[0]
-        return float(ll.sum() / validation.lengths.sum())
+        score = float(ll.sum() / validation.lengths.sum())
+        return score, -score
 
     def _stratify_labels(self, Y):
         return None

@@ -203,17 +203,24 @@ def test_warm_start_continues_from_the_previous_weights():
     assert cold.loss_curve_ == first_curve
 
 
-def test_early_stopping_restores_the_best_weights():
+def test_early_stopping_restores_the_weights_of_the_lowest_validation_loss():
     X, y = ragged_data(n=80)
     clf = RNNClassifier(hidden_layer_sizes=(8,), max_iter=60, early_stopping=True,
                         n_iter_no_change=3, validation_fraction=0.25, random_state=0,
                         learning_rate_init=0.05)
     suppress(lambda: clf.fit(X, y))
-    scores = clf.validation_scores_
-    assert len(scores) == clf.n_iter_ and clf.best_validation_score_ == max(scores)
-    # the restored weights score what the best epoch scored on the held-out sequences
+    scores, losses = clf.validation_scores_, clf.validation_loss_curve_
+    assert len(scores) == len(losses) == clf.n_iter_
+    assert clf.best_validation_score_ == max(scores)
+    assert clf.best_validation_loss_ == min(losses)
+    assert clf.n_iter_ < 60 and int(np.argmin(losses)) < clf.n_iter_ - 1  # it stopped
+    # the restored weights are those of the epoch of lowest held-out loss: its score, and
+    # its loss (the mean cross-entropy of the held-out sequences)
     _, val_idx = _validation_split(clf, len(X), y)
-    assert clf.score([X[i] for i in val_idx], y[val_idx]) == pytest.approx(max(scores))
+    X_val, y_val = [X[i] for i in val_idx], y[val_idx]
+    assert clf.score(X_val, y_val) == pytest.approx(scores[int(np.argmin(losses))])
+    P = clf.predict_proba(X_val)[np.arange(len(y_val)), np.searchsorted(clf.classes_, y_val)]
+    assert -np.mean(np.log(P)) == pytest.approx(min(losses), rel=1e-6)
 
 
 def _validation_split(clf, n, y):
@@ -473,13 +480,13 @@ def test_validation_scores_are_weighted_as_the_loss_is():
     for w, expected in ((np.ones(8), 0.5), (np.r_[np.ones(4), np.zeros(4)], 1.0),
                         (np.r_[np.ones(4), 3 * np.ones(4)], 0.25), (np.zeros(8), 0.5)):
         data = TrainingData(X, lengths, np.searchsorted(clf.classes_, y), w)
-        assert clf._score_validation(data) == pytest.approx(expected)
+        assert clf._evaluate_validation(data)[0] == pytest.approx(expected)
     reg = RNNRegressor(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
     suppress(lambda: reg.fit(X, X[:, -1, 0]))
     target = X[:, -1, 0]
     off = np.where(np.arange(8) < 4, reg.predict(X), target)  # perfect on the last four
     data = TrainingData(X, lengths, off[:, None], np.r_[np.zeros(4), np.ones(4)])
-    assert reg._score_validation(data) == pytest.approx(
+    assert reg._evaluate_validation(data)[0] == pytest.approx(
         r2_score(off, reg.predict(X), sample_weight=data.weights))
     tagger = RNNSequenceTagger(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
     steps = [np.arange(4) % 2] * 8
@@ -489,8 +496,8 @@ def test_validation_scores_are_weighted_as_the_loss_is():
     W = np.ones((8, 4))
     W[:, 2:] = 0  # only the first two steps count
     Y = np.where(np.arange(4) < 2, codes, wrong)
-    assert tagger._score_validation(TrainingData(X, lengths, Y, W)) == 1.0
-    assert tagger._score_validation(TrainingData(X, lengths, Y, np.ones((8, 4)))) == 0.5
+    assert tagger._evaluate_validation(TrainingData(X, lengths, Y, W))[0] == 1.0
+    assert tagger._evaluate_validation(TrainingData(X, lengths, Y, np.ones((8, 4))))[0] == 0.5
 
 
 def test_verbose_rewrites_one_line_in_a_terminal_and_prints_lines_elsewhere(monkeypatch, capsys):

@@ -171,7 +171,8 @@ def test_early_stopping_restores_the_best_held_out_weights():
     assert len(lm.validation_scores_) == lm.n_iter_
     assert lm.best_validation_score_ == max(lm.validation_scores_)
     held_out = _split_stream(lm, _stream_of(lm.encoder_.transform(texts)), None, False)[1]
-    assert lm._score_validation(held_out) == pytest.approx(lm.best_validation_score_, rel=1e-6)
+    assert lm._evaluate_validation(held_out)[0] == pytest.approx(lm.best_validation_score_,
+                                                             rel=1e-6)
 
 
 def test_documents_mode_early_stopping_scores_held_out_texts():

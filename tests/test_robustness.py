@@ -65,7 +65,8 @@ def test_interrupt_mid_epoch_keeps_the_best_weights(Est, early_stopping, monkeyp
     with pytest.warns(UserWarning, match=r"interrupted \(KeyboardInterrupt\) during epoch 5"):
         est.fit(X, y)
     assert est.n_iter_ == 4 and len(snapshots) == 4
-    scores = est.validation_scores_ if early_stopping else [-v for v in est.loss_curve_]
+    watched = est.validation_loss_curve_ if early_stopping else est.loss_curve_
+    scores = [-v for v in watched]
     best = snapshots[int(np.argmax(scores))]
     np.testing.assert_array_equal(est.theta_, best)
     monkeypatch.undo()
