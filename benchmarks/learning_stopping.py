@@ -10,8 +10,8 @@ accuracy the user would get. Nothing is timed.
 
 Data: aeon's ArrowHead, ItalyPowerDemand and PickupGestureWiimoteZ (train/test splits as
 published), and scikit-learn's digits read row by row (8 steps of 8 pixels; a stratified half
-for training). Model: ``RNNClassifier`` at its defaults except ``--batch-size`` and the stopping
-parameters, seeds 0..``--seeds``-1, one BLAS thread.
+for training). Model: ``RNNClassifier`` at its defaults except ``--batch-size``, ``--cell``,
+``--pooling`` and the stopping parameters, seeds 0..``--seeds``-1, one BLAS thread.
 
 Rules replayed (n = patience in epochs, tol = 1e-4 unless said):
 
@@ -63,7 +63,7 @@ def load(name):
     return out
 
 
-def curves(X, y, X_test, y_test, seed, epochs, batch_size, validation):
+def curves(X, y, X_test, y_test, seed, epochs, batch_size, validation, **params):
     """Fit for every epoch; the per-epoch records described in the module docstring."""
     from sklearn.model_selection import train_test_split
 
@@ -86,7 +86,7 @@ def curves(X, y, X_test, y_test, seed, epochs, batch_size, validation):
         return best
 
     est = skrnn.RNNClassifier(random_state=seed, batch_size=batch_size, max_iter=epochs,
-                              tol=0.0, n_iter_no_change=epochs + 1)
+                              tol=0.0, n_iter_no_change=epochs + 1, **params)
     training._record_epoch = recording
     try:
         with warnings.catch_warnings():
@@ -150,6 +150,8 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--batch-size", default="auto")
     p.add_argument("--validation", type=float, default=0.2)
+    p.add_argument("--cell", default="gru")
+    p.add_argument("--pooling", default="last")
     p.add_argument("--save", help="write the curves to this JSON file")
     p.add_argument("--load", help="replay curves saved by --save instead of fitting")
     args = p.parse_args(argv)
@@ -159,7 +161,7 @@ def main(argv=None):
         settings, all_curves = saved["settings"], saved["curves"]
     else:
         settings = {"batch_size": args.batch_size, "epochs": args.epochs,
-                    "validation": args.validation}
+                    "validation": args.validation, "cell": args.cell, "pooling": args.pooling}
         bs = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
         all_curves = {}
         with threadpool_limits(1):
@@ -168,14 +170,16 @@ def main(argv=None):
                 for seed in range(args.seeds):
                     start = time.perf_counter()
                     all_curves[f"{name}/{seed}"] = curves(X, y, X_test, y_test, seed,
-                                                          args.epochs, bs, args.validation)
+                                                          args.epochs, bs, args.validation,
+                                                          cell=args.cell, pooling=args.pooling)
                     print(f"{name} seed {seed}: {time.perf_counter() - start:.0f} s",
                           file=sys.stderr)
         if args.save:
             with open(args.save, "w") as f:
                 json.dump({"settings": settings, "curves": all_curves}, f)
     names = sorted({k.split("/")[0] for k in all_curves})
-    print(f"batch_size={settings['batch_size']}, {settings['epochs']} epochs, validation "
+    print(f"cell={settings.get('cell', 'gru')}, pooling={settings.get('pooling', 'last')}, "
+          f"batch_size={settings['batch_size']}, {settings['epochs']} epochs, validation "
           f"{settings['validation']}; cells: mean test accuracy at the kept weights "
           "(epochs run, per seed)\n")
     print("| rule | " + " | ".join(names) + " |")
