@@ -116,6 +116,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence  # noqa: E402
 import skrnn  # noqa: E402
 from bench_engine import Timers, describe_run, set_threads, time_group, with_kernels  # noqa: E402
 from skrnn import RNNClassifier, RNNRegressor, _training  # noqa: E402
+from skrnn.interchange import to_torch_state_dict  # noqa: E402
 from skrnn._base import BaseRNN  # noqa: E402
 from skrnn.nn import RecurrentNetwork  # noqa: E402
 from skrnn.nn._fast import numba_available  # noqa: E402
@@ -234,9 +235,10 @@ def skrnn_predict(est, task):
 
 
 def fitted_state_dict(est):
-    """The fitted weights of a skrnn estimator under PyTorch's names (``weight_ih_l0``, ...,
-    ``head.weight``, ``head.bias``)."""
-    return est.state_dict()
+    """The fitted weights of a skrnn estimator under the names of TorchRNN
+    (``rnn.weight_ih_l0``, ..., ``head.weight``, ``head.bias``), a regressor's target scaling
+    folded into the head."""
+    return to_torch_state_dict(est)
 
 
 # -- PyTorch ---------------------------------------------------------------------------------
@@ -319,8 +321,7 @@ def torch_predict(model, task):
 def torch_model_from(est, task, cell):
     """A PyTorch model holding skrnn's fitted weights (strict: every name must match)."""
     model = TorchRNN(cell, task.n_features, task.hidden, task.n_outputs)
-    state = {(k if k.startswith("head.") else f"rnn.{k}"): torch.from_numpy(np.array(v))
-             for k, v in fitted_state_dict(est).items()}
+    state = {k: torch.from_numpy(np.array(v)) for k, v in fitted_state_dict(est).items()}
     model.load_state_dict(state, strict=True)
     return model
 

@@ -471,7 +471,10 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         The names are those of PyTorch's recurrent modules (``weight_ih_l0``,
         ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse`` for a backward
         direction, one set per layer) and of the dense head (``head.weight``, ``head.bias``),
-        with PyTorch's shapes and gate order.
+        with PyTorch's shapes and gate order. They are the weights the estimator computes
+        with (``theta_``): a regressor's head gives standardised targets, which it maps to
+        predictions with ``target_scale_`` and ``target_mean_`` (see ``scale_target``);
+        :func:`skrnn.interchange.to_torch_state_dict` folds that map into the head.
 
         Returns
         -------
@@ -497,7 +500,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         state_dict : dict of str to array-like
-            Every weight :meth:`state_dict` names, with its shape.
+            Every weight :meth:`state_dict` names, with its shape (a regressor's head in
+            standardised units, as :meth:`state_dict` gives it; its target scaling stays).
 
         Returns
         -------
@@ -513,6 +517,17 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         self.theta_ = self.network_.params_from_state_dict(state_dict, self.theta_.dtype)
         return self
+
+    def _exported_state_dict(self):
+        """The weights as skrnn exports them (:func:`skrnn.interchange.to_torch_state_dict`,
+        :func:`skrnn.onnx.to_onnx`): those of :meth:`state_dict`, with a head whose outputs
+        give the predictions (a regressor folds its target scaling into it)."""
+        return self.state_dict()
+
+    def _target_map(self):
+        """``(mean, scale)`` that map the head's outputs to predictions, ``Z * scale + mean``
+        (a regressor's target scaling), or None: a classifier's head gives logits."""
+        return None
 
     @property
     def n_tokens_(self):
@@ -672,7 +687,8 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         Returns
         -------
         list of ndarray of shape (T_i, n_directions * H)
-            dL/dh_t of the loss ``fit`` minimises (without the L2 penalty), through the head,
+            dL/dh_t of the loss ``fit`` minimises (without the L2 penalty; for a regressor
+            with ``scale_target``, that of the standardised targets), through the head,
             every later step and the layers above; one array per sequence.
 
         Examples

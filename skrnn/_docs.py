@@ -104,6 +104,34 @@ pooling : {"last", "mean", "max"}, default="last"
     whatever the pooling, and an ``initial_state`` carries the recurrence, not the pool: the
     pool covers the steps given."""
 
+SCALE_TARGET = """\
+scale_target : bool, default=True
+    Standardise the targets for training: each output is shifted by its mean and divided by
+    its standard deviation over the training targets (both weighted by ``sample_weight``;
+    for per-step targets, over the real steps with their weights; an output of one value
+    gets scale 1), and the network learns these standardised targets. Predictions,
+    ``score``, streams and exported models (ONNX, PyTorch state dicts) are in the targets'
+    own units. On by default because the network is tuned for outputs of order 1: its head
+    starts near 0, Adam moves each weight by about ``learning_rate_init`` per step, the
+    gradient is clipped at ``max_grad_norm`` and ``tol`` is an absolute change of the loss,
+    so targets in the thousands, or varying little around a large level, train slowly and
+    stop early. The scaling is set by a new fit (and the first ``partial_fit``);
+    ``warm_start`` fits and later ``partial_fit`` calls keep it, as the weights were learned
+    against it. With True the training loss (``loss_curve_``, ``best_loss_``, ``verbose``,
+    ``tol``) is that of the standardised targets; the validation score of
+    ``early_stopping`` is R^2, which the scaling does not change. False trains on the
+    targets as they are (``target_mean_`` 0, ``target_scale_`` 1)."""
+
+TARGET_ATTRIBUTES = """\
+target_mean_ : ndarray of shape (`n_outputs_`,)
+    Mean of each output over the training targets (float64), subtracted before training;
+    zeros with ``scale_target=False``.
+target_scale_ : ndarray of shape (`n_outputs_`,)
+    Standard deviation of each output over the training targets (float64, 1 for an output
+    of one value), by which the targets are divided before training; ones with
+    ``scale_target=False``. Predictions are the network's outputs times ``target_scale_``
+    plus ``target_mean_``."""
+
 ATTRIBUTES = """\
 network_ : skrnn.nn.RecurrentNetwork
     The network's configuration (cell, sizes, directions, head); its methods run the network
@@ -121,15 +149,17 @@ n_tokens_ : int or None
 feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Defined when fit was given feature names (pandas columns).
 loss_curve_ : list of float
-    Training loss of every epoch.
+    Training loss of every epoch (for a regressor with ``scale_target=True``, that of the
+    standardised targets: each output's squared error divided by ``target_scale_**2``).
 grad_norm_curve_ : list of float
     Mean gradient norm (before clipping) of every epoch.
 best_loss_ : float
-    Lowest training loss.
+    Lowest training loss, in the units of ``loss_curve_``.
 validation_scores_ : list of float or None
     Validation score of every epoch with early_stopping: accuracy (classifiers, over real
-    steps for the tagger) or R^2 (regressors), weighted as the training loss is, by the
-    sample weights and, for classifiers, class_weight.
+    steps for the tagger) or R^2 (regressors; the same with or without target scaling),
+    weighted as the training loss is, by the sample weights and, for classifiers,
+    class_weight.
 best_validation_score_ : float or None
     Best validation score with early_stopping.
 validation_loss_curve_ : list of float or None
@@ -161,11 +191,12 @@ TWO_D = {
 
 
 def fill_doc(cls):
-    """Insert the shared input-form, parameter (and pooling) and attribute sections into a
-    class docstring."""
+    """Insert the shared input-form, parameter (pooling, target scaling) and attribute
+    sections into a class docstring."""
     indent = " " * 4
     sections = {"input_forms": INPUT_FORMS.format(two_d=TWO_D[cls._two_d]),
-                "parameters": PARAMETERS, "pooling": POOLING, "attributes": ATTRIBUTES}
+                "parameters": PARAMETERS, "pooling": POOLING, "scale_target": SCALE_TARGET,
+                "attributes": ATTRIBUTES, "target_attributes": TARGET_ATTRIBUTES}
     cls.__doc__ = cls.__doc__.format(**{name: textwrap.indent(text, indent).lstrip()
                                         for name, text in sections.items()})
     return cls

@@ -1,5 +1,6 @@
 """RNNRegressor: one target vector per sequence (several outputs, e.g. a forecast horizon)."""
 
+import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._available_if import available_if
@@ -9,6 +10,38 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 from ._base import BaseRNN, _stochastic_solver
 from ._docs import fill_doc
 from .nn.network import POOLINGS
+from .streaming import to_target_units
+
+
+def target_scaling(Y, weights):
+    """Weighted mean and standard deviation of each target column: the target scaling.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n_rows, n_outputs)
+        Targets, one row per sequence (or per real step).
+    weights : ndarray of shape (n_rows,)
+        Their sample weights; rows of weight 0 do not count.
+
+    Returns
+    -------
+    mean, scale : ndarray of shape (n_outputs,), float64
+        The weighted mean and the weighted (population) standard deviation of each column,
+        so that a weight of 2 counts as the row twice. A column of one value (a spread of
+        round-off at most: below ``n_rows * eps * |mean|``) gets scale 1, as does every
+        column when the weights sum to 0.
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    total = weights.sum()
+    if total <= 0:
+        return np.zeros(Y.shape[1]), np.ones(Y.shape[1])
+    mean = weights @ Y / total
+    std = np.sqrt(weights @ (Y - mean) ** 2 / total)
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise ValueError("The targets are too large to standardise (their mean or standard "
+                         "deviation overflows); divide them by a constant first.")
+    round_off = np.count_nonzero(weights) * np.finfo(np.float64).eps * np.abs(mean)
+    return mean, np.where(std > round_off, std, 1.0)
 
 
 @fill_doc
@@ -19,7 +52,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     state after the sequence's last real step (or with ``pooling`` the mean or maximum of
     the top layer's outputs over the real steps) to the targets, trained on the squared
     error. Several outputs (y of shape (n_sequences, n_outputs)), for example a multi-step
-    forecast horizon, share one network.
+    forecast horizon, share one network. By default the network learns standardised
+    targets (mean 0 and standard deviation 1 per output, ``scale_target``) and predicts in
+    the targets' units.
 
     {input_forms}
 
@@ -27,10 +62,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     ----------
     {parameters}
     {pooling}
+    {scale_target}
 
     Attributes
     ----------
     n_outputs_ : int
+        Number of outputs: columns of ``y`` (1 for a 1-D ``y``).
+    {target_attributes}
     {attributes}
 
     Examples
@@ -46,11 +84,19 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     """
 
     _loss = "squared"
-    _fitted_state = {**BaseRNN._fitted_state, "n_outputs_": "int", "_y_1d": "bool"}
+    _fitted_state = {**BaseRNN._fitted_state, "n_outputs_": "int", "_y_1d": "bool",
+                     "target_mean_": "float array", "target_scale_": "float array"}
     _parameter_constraints: dict = {
         **BaseRNN._parameter_constraints,
         "pooling": [StrOptions(set(POOLINGS))],
+        "scale_target": ["boolean"],
     }
+    # What files saved before target scaling existed lack (skrnn.persistence and
+    # skrnn.interchange fill it in): their models were fitted on unscaled targets, as
+    # scale_target=False fits, with mean 0 and scale 1.
+    _params_of_older_files = {"scale_target": False}
+    _fitted_of_older_files = {"target_mean_": lambda est: np.zeros(est.n_outputs_),
+                              "target_scale_": lambda est: np.ones(est.n_outputs_)}
 
     def __init__(self, cell="gru", hidden_layer_sizes=(32,), *, bidirectional=False,
                  activation="tanh", dropout=0.0, embedding_dim=None, n_tokens=None,
@@ -60,7 +106,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=50, max_fun=15000, max_grad_norm=5.0,
-                 tbptt_steps=None, pooling="last"):
+                 tbptt_steps=None, pooling="last", scale_target=True):
         super().__init__(
             cell, hidden_layer_sizes, bidirectional=bidirectional, activation=activation,
             dropout=dropout, embedding_dim=embedding_dim, n_tokens=n_tokens, solver=solver,
@@ -73,11 +119,15 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             max_grad_norm=max_grad_norm, tbptt_steps=tbptt_steps)
         self.pooling = pooling
+        self.scale_target = scale_target
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over the given data, keeping the current weights (solvers "adam", "sgd").
+
+        The first call on an unfitted estimator sets the target scaling (``scale_target``)
+        from its targets; later calls keep it.
 
         Parameters
         ----------
@@ -110,16 +160,53 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         elif Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs, but {type(self).__name__} was "
                              f"fitted with {self.n_outputs_}.")
-        return Y, self._sample_weight(sample_weight, lengths), Y.shape[1]
+        weights = self._sample_weight(sample_weight, lengths)
+        return self._standardise(Y, weights, reset), weights, Y.shape[1]
+
+    def _standardise(self, Y, weights, reset):
+        """The targets the network learns, Y (n_rows, n_outputs) standardised; ``reset`` (a
+        new fit) first sets the scaling from Y and its weights (n_rows,). Without scaling
+        (mean 0, scale 1) Y itself, as fits before scale_target learned it."""
+        if reset:
+            K = Y.shape[1]
+            self.target_mean_, self.target_scale_ = (
+                target_scaling(Y, weights) if self.scale_target
+                else (np.zeros(K), np.ones(K)))
+        if not self.target_mean_.any() and (self.target_scale_ == 1).all():
+            return Y
+        return (Y - self.target_mean_) / self.target_scale_
+
+    def _target_map(self):
+        return self.target_mean_, self.target_scale_
+
+    def _exported_state_dict(self):
+        """:meth:`state_dict` with the target scaling folded into the head, whose outputs
+        are then predictions in the targets' units (``head.weight * scale``, ``head.bias *
+        scale + mean``, computed in float64)."""
+        state = self.state_dict()
+        W, b = state["head.weight"], state["head.bias"]
+        state["head.weight"], state["head.bias"] = fold_target_scaling(
+            W, b, self.target_mean_, self.target_scale_)
+        return state
 
     def _check_fitted_state(self):
         super()._check_fitted_state()
         if self.n_outputs_ != self.network_.n_outputs or (self._y_1d and self.n_outputs_ != 1):
             raise ValueError(f"n_outputs_={self.n_outputs_} does not fit the network's "
                              f"{self.network_.n_outputs} outputs.")
+        for name in ("target_mean_", "target_scale_"):
+            value = getattr(self, name)
+            if not (isinstance(value, np.ndarray) and value.dtype == np.float64
+                    and value.shape == (self.n_outputs_,) and np.isfinite(value).all()):
+                raise ValueError(f"{name} must be a finite float64 array of shape "
+                                 f"({self.n_outputs_},), one value per output.")
+        if (self.target_scale_ <= 0).any():
+            raise ValueError("target_scale_ must be positive.")
 
     def _validation_score(self, Z, Y, weights):
-        """R^2, weighted by the sample weights."""
+        """R^2, weighted by the sample weights. The network computes standardised targets,
+        and R^2 of standardised targets and predictions is that of the targets: each
+        output's squared errors and spread scale alike."""
         return float(r2_score(Y, Z, sample_weight=weights))
 
     def predict(self, X, initial_state=None):
@@ -141,6 +228,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         check_is_fitted(self)
         Z = self._network_outputs(self._validate_sequences(X, reset=False),
                                   initial_state=initial_state)
+        Z = to_target_units(Z, self.target_mean_, self.target_scale_)
         return Z.ravel() if self._y_1d else Z
 
     @property
@@ -171,3 +259,11 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def fold_target_scaling(W, b, mean, scale):
+    """A head (W (K, H), b (K,)) whose outputs are ``(h @ W.T + b) * scale + mean``: the
+    weights ``W * scale[:, None]`` and ``b * scale + mean``, computed in float64 and
+    returned in the dtype of W and b."""
+    return ((W * scale[:, None]).astype(W.dtype, copy=False),
+            (b * scale + mean).astype(b.dtype, copy=False))

@@ -8,6 +8,7 @@ from ._base import BaseRNN
 from ._docs import fill_doc
 from ._regressor import RNNRegressor
 from ._tagger import _real_steps
+from .streaming import to_target_units
 
 
 def check_step_targets(y, lengths, table=False):
@@ -93,10 +94,13 @@ class RNNSequenceRegressor(RNNRegressor):
     Parameters
     ----------
     {parameters}
+    {scale_target}
 
     Attributes
     ----------
     n_outputs_ : int
+        Number of targets per step.
+    {target_attributes}
     {attributes}
 
     Examples
@@ -113,9 +117,30 @@ class RNNSequenceRegressor(RNNRegressor):
 
     _output = "sequence"
     _two_d = "steps"
-    # no pooling: the head reads every step, so the parameters are the shared ones
-    _parameter_constraints = BaseRNN._parameter_constraints
-    __init__ = BaseRNN.__init__
+    # no pooling: the head reads every step
+    _parameter_constraints = {**BaseRNN._parameter_constraints, "scale_target": ["boolean"]}
+
+    def __init__(self, cell="gru", hidden_layer_sizes=(32,), *, bidirectional=False,
+                 activation="tanh", dropout=0.0, embedding_dim=None, n_tokens=None,
+                 solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.01,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=50, max_fun=15000, max_grad_norm=5.0,
+                 tbptt_steps=None, scale_target=True):
+        BaseRNN.__init__(
+            self, cell, hidden_layer_sizes, bidirectional=bidirectional,
+            activation=activation, dropout=dropout, embedding_dim=embedding_dim,
+            n_tokens=n_tokens, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            max_grad_norm=max_grad_norm, tbptt_steps=tbptt_steps)
+        self.scale_target = scale_target
 
     def _validate_targets(self, y, seqs, sample_weight, reset, classes=None):
         lengths = seqs.lengths
@@ -127,9 +152,10 @@ class RNNSequenceRegressor(RNNRegressor):
             raise ValueError(f"y has {values.shape[1]} targets per step, but "
                              f"{type(self).__name__} was fitted with {self.n_outputs_}.")
         real = _real_steps(lengths, lengths.max())
+        weights = self._step_weights(sample_weight, seqs)
         Y = np.zeros(real.shape + (values.shape[1],))
         W = np.zeros(real.shape)
-        Y[real], W[real] = values, self._step_weights(sample_weight, seqs)
+        Y[real], W[real] = self._standardise(values, weights, reset), weights
         return Y, W, values.shape[1]
 
     def predict(self, X, initial_state=None):
@@ -152,7 +178,8 @@ class RNNSequenceRegressor(RNNRegressor):
         check_is_fitted(self)
         seqs = self._validate_sequences(X, reset=False)
         Z = self._network_outputs(seqs, initial_state=initial_state)
-        values = Z[_real_steps(seqs.lengths, Z.shape[1])]
+        values = to_target_units(Z[_real_steps(seqs.lengths, Z.shape[1])], self.target_mean_,
+                                 self.target_scale_)
         return seqs.per_step(values[:, 0] if self._y_1d else values)
 
     def score(self, X, y, sample_weight=None):
@@ -177,6 +204,7 @@ class RNNSequenceRegressor(RNNRegressor):
         seqs = self._validate_sequences(X, reset=False)
         truth, _ = check_step_targets(y, seqs.lengths, seqs.table)
         Z = self._network_outputs(seqs)
-        pred = Z[_real_steps(seqs.lengths, Z.shape[1])]
+        pred = to_target_units(Z[_real_steps(seqs.lengths, Z.shape[1])], self.target_mean_,
+                               self.target_scale_)
         weights = None if sample_weight is None else self._step_weights(sample_weight, seqs)
         return float(r2_score(truth, pred, sample_weight=weights))

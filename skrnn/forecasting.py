@@ -127,6 +127,11 @@ class RNNForecaster(BaseEstimator):
     ``fit``, or on the history given to ``predict`` as ``y``. Windows are built from the
     scaled series and predictions are multiplied back, so series of very different levels
     (tens, thousands) share one model. The scales of the training series are in ``scales_``.
+    This scales the inputs as well as the targets, but leaves the targets near 1 rather than
+    spread around 0: a series varying by a few percent around its level gives targets of
+    standard deviation a few hundredths. An :class:`~skrnn.RNNRegressor` (the default
+    estimator) standardises its targets besides (its ``scale_target``, on by default); to
+    compare without, pass ``RNNRegressor(batch_size=32, scale_target=False)``.
 
     Exogenous variables (``X`` in ``fit``): values known in advance, such as calendar or
     price plans. In each window, the step at time ``t`` carries the targets at ``t`` and the

@@ -49,9 +49,23 @@ holds such a module with its ``forward``.
 :func:`save_safetensors` writes the same state dict with ``safetensors.numpy``, and in the
 file's metadata what rebuilding the estimator needs: the format name ``"skrnn-weights"`` and
 version, the skrnn version, the estimator class, its ``get_params()``, ``n_features_in_``,
-feature names, classes and outputs. :func:`load_safetensors` checks all of it against the
-tensors and returns a fitted estimator that predicts bit-identically to the saved one. The
-same file loads into the PyTorch module above with ``safetensors.torch.load_file``. Unlike
+feature names, classes and outputs, and a regressor's target scaling. :func:`load_safetensors`
+checks all of it against the tensors and returns a fitted estimator that predicts
+bit-identically to the saved one. The same file loads into the PyTorch module above with
+``safetensors.torch.load_file``.
+
+.. rubric:: Regressors' target scaling
+
+A regressor fitted with ``scale_target=True`` computes standardised targets and maps them to
+predictions with ``target_scale_`` and ``target_mean_``. The PyTorch module has no such map:
+:func:`to_torch_state_dict` (and so the safetensors file) folds it into the head, whose
+outputs are then the predictions, and :func:`from_torch_state_dict` reads a head that
+predicts in the targets' units (``target_mean_`` 0, ``target_scale_`` 1). The round trip
+through a state dict thus predicts what the estimator predicts to round-off. A safetensors
+file also keeps the target scaling and the unfolded head in its metadata, so that
+:func:`load_safetensors` rebuilds the estimator exactly, scaling included (if the file's head
+was changed since, its head is unfolded with the saved scaling instead). Files written before
+target scaling existed load as regressors fitted with ``scale_target=False``. Unlike
 :mod:`skrnn.persistence`, it holds no optimizer state and no training curves: an estimator
 loaded from it predicts, and trains anew with ``fit``.
 
@@ -129,7 +143,10 @@ def to_torch_state_dict(estimator):
     dict of str to ndarray
         PyTorch name -> a copy of the weight, in PyTorch's shape and gate order and the
         estimator's float type. ``{k: torch.from_numpy(v) for k, v in ...items()}`` loads
-        into the module with ``strict=True``.
+        into the module with ``strict=True``. A regressor's target scaling is folded into
+        the head (``head.weight * target_scale_[:, None]``, ``head.bias * target_scale_ +
+        target_mean_``), so that the module predicts in the targets' units, as ``predict``
+        does.
 
     Raises
     ------
@@ -156,7 +173,7 @@ def to_torch_state_dict(estimator):
     check_is_fitted(estimator, "theta_")
     net = estimator.network_
     names = _torch_names(net.hidden_sizes, net.n_directions, net.n_tokens is not None)
-    return {names[name]: value for name, value in estimator.state_dict().items()}
+    return {names[name]: value for name, value in estimator._exported_state_dict().items()}
 
 
 def _as_array(value, name):
@@ -192,7 +209,9 @@ def from_torch_state_dict(estimator, state_dict, *, classes=None):
     RNNClassifier, RNNRegressor, RNNSequenceTagger or RNNSequenceRegressor
         A new fitted estimator (``n_iter_`` 0, no training curves) whose weights are the
         given ones, in float32 if they all are, else float64. A regressor with one output
-        predicts a 1-D array.
+        predicts a 1-D array. A regressor's head is read as predicting in the targets'
+        units: ``target_mean_`` is 0 and ``target_scale_`` 1, and a fit with
+        ``warm_start=True`` keeps them.
 
     Raises
     ------
@@ -279,6 +298,7 @@ def from_torch_state_dict(estimator, state_dict, *, classes=None):
         est.classes_ = classes
     else:
         est.n_outputs_, est._y_1d = n_outputs, n_outputs == 1
+        est.target_mean_, est.target_scale_ = np.zeros(n_outputs), np.ones(n_outputs)
     _check_complete(est)
     return est
 
@@ -387,6 +407,7 @@ def save_safetensors(estimator, path):
         metadata["classes"] = _labels_metadata(estimator.classes_, "classes_")
     else:
         metadata["y_1d"] = bool(estimator._y_1d)
+        metadata["target_scaling"] = _target_scaling_metadata(estimator)
     text = {key: json.dumps(value, allow_nan=False) for key, value in metadata.items()}
     _safetensors().numpy.save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
                                    path, metadata=text)
@@ -463,7 +484,7 @@ def load_safetensors(path):
 
 
 def _rebuild(doc, tensors):
-    from .persistence import _decode
+    from .persistence import _decode, _params_of_older_files
 
     classes = _estimator_classes()
     name = doc["estimator"]
@@ -471,6 +492,7 @@ def _rebuild(doc, tensors):
         raise ValueError(f"unknown estimator {name!r}; expected one of {sorted(classes)}.")
     cls = classes[name]
     params = {key: _decode(value) for key, value in doc["params"].items()}
+    params = {**_params_of_older_files(cls, params), **params}
     known = cls().get_params(deep=False)
     if set(params) != set(known):
         raise ValueError(f"the parameters of {name} do not match this skrnn: "
@@ -490,5 +512,43 @@ def _rebuild(doc, tensors):
         if not isinstance(doc["y_1d"], bool):
             raise ValueError(f"y_1d must be a boolean, got {doc['y_1d']!r}.")
         est._y_1d = doc["y_1d"]
+    if "target_scaling" in doc:  # files written before target scaling have none: unscaled
+        _restore_target_scaling(est, doc["target_scaling"])
     est._check_fitted_state()
     return est
+
+
+def _target_scaling_metadata(estimator):
+    """A regressor's target scaling, and its head as it computes (before the scaling is
+    folded into the file's head), exactly: JSON writes floats to round-trip."""
+    state = estimator.state_dict()
+    return {"mean": estimator.target_mean_.tolist(), "scale": estimator.target_scale_.tolist(),
+            "head.weight": state["head.weight"].tolist(), "head.bias": state["head.bias"].tolist()}
+
+
+def _restore_target_scaling(est, doc):
+    """Set the target scaling of the metadata on ``est``, loaded with the file's head (in the
+    targets' units). Its head becomes the metadata's, if folding the scaling into that gives
+    the file's head; otherwise (the tensors were changed since) the file's head unfolded."""
+    from ._regressor import fold_target_scaling
+
+    if not isinstance(doc, dict) or set(doc) != {"mean", "scale", "head.weight", "head.bias"}:
+        raise ValueError("target_scaling must hold mean, scale, head.weight and head.bias.")
+    mean, scale = (np.array(doc[key], dtype=np.float64) for key in ("mean", "scale"))
+    if mean.shape != (est.n_outputs_,) or scale.shape != (est.n_outputs_,) or \
+            not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+        raise ValueError(f"the target scaling must be {est.n_outputs_} finite means and "
+                         f"positive scales.")
+    state = est.state_dict()
+    W_file, b_file = state["head.weight"], state["head.bias"]
+    W = np.array(doc["head.weight"], dtype=W_file.dtype)
+    b = np.array(doc["head.bias"], dtype=b_file.dtype)
+    folded = fold_target_scaling(W, b, mean, scale) if W.shape == W_file.shape and \
+        b.shape == b_file.shape else None
+    if folded is None or not (np.array_equal(folded[0], W_file)
+                              and np.array_equal(folded[1], b_file)):
+        W = (W_file / scale[:, None]).astype(W_file.dtype)
+        b = ((b_file - mean) / scale).astype(b_file.dtype)
+    state["head.weight"], state["head.bias"] = W, b
+    est.load_state_dict(state)
+    est.target_mean_, est.target_scale_ = mean, scale

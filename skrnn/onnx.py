@@ -35,7 +35,10 @@ length being the position after its last non-zero id, read through the embedding
    at every step.
 
 The weights are PyTorch's, reordered to ONNX's gate orders (LSTM: i, o, f, c for PyTorch's
-i, f, g, o; GRU: z, r, h for PyTorch's r, z, n, with ``linear_before_reset=1``).
+i, f, g, o; GRU: z, r, h for PyTorch's r, z, n, with ``linear_before_reset=1``). A
+regressor's target scaling (``scale_target``) is folded into the head's weights, as
+:func:`skrnn.interchange.to_torch_state_dict` folds it, so that ``variable`` holds
+predictions in the targets' units.
 
 onnxruntime implements the recurrent operators in float32 only. A float64 export therefore
 writes the same equations step by step inside a ``Scan`` operator (matrix products,
@@ -206,7 +209,8 @@ def _write_estimator(g, estimator, X, dtype, outputs):
     """Write the graph from input name X to the output names in ``outputs`` (a dict with
     "label" and "probabilities", or "variable")."""
     net = estimator.network_
-    P = {name: w.astype(dtype) for name, w in estimator.state_dict().items()}
+    # a regressor's target scaling folded into the head: the graph predicts in target units
+    P = {name: w.astype(dtype) for name, w in estimator._exported_state_dict().items()}
     if net.n_tokens is None:
         is_nan = g.op("IsNaN", [X])
         real, lengths = _lengths(g, X, is_nan, dtype)

@@ -39,7 +39,9 @@ They are not a signature: anyone who can write the file can also recompute them,
 model files where only trusted people can write them, as with any model. Whatever the file
 holds, loading never runs code from it; every value is checked against the estimator's
 parameter constraints and the network's shapes before it is used. Files of format version 1
-(written before the fitted state was declared) do not load: refit the model.
+(written before the fitted state was declared) do not load: refit the model. Regressors saved
+before target scaling existed load as fitted with ``scale_target=False`` (``target_mean_`` 0,
+``target_scale_`` 1), which is how they were trained.
 
 .. rubric:: Continuing training after loading
 
@@ -232,7 +234,7 @@ def _save_value(value, kind, what, arrays):
             raise TypeError(f"{what} has dtype {value.dtype}; expected float32 or float64.")
         arrays[what] = value
         return {"array": what}
-    if kind == "floats":
+    if kind in ("floats", "float array"):
         arrays[what] = np.asarray(value, dtype=np.float64)
         return {"array": what}
     if kind == "labels":
@@ -519,6 +521,7 @@ def _rebuild(document, arrays):
                          f"{sorted(classes)}.")
     cls = classes[name]
     params = {key: _decode(value) for key, value in document["params"].items()}
+    params = {**_params_of_older_files(cls, params), **params}
     est = cls()
     if set(params) != set(est.get_params(deep=False)):
         raise ValueError(f"The parameters of {name} in the file do not match this skrnn: "
@@ -531,9 +534,13 @@ def _rebuild(document, arrays):
         raise ValueError(f"The file holds fitted attributes {sorted(unknown)} that {name} does "
                          "not have.")
     context = {}
+    older = getattr(cls, "_fitted_of_older_files", {})
     for attr, kind in cls._fitted_state.items():  # in declaration order: network_ first
         if attr not in fitted:
             if kind.endswith(", optional"):
+                continue
+            if attr in older:  # a file written before the attribute existed
+                setattr(est, attr, older[attr](est))
                 continue
             raise ValueError(f"The file holds no {attr}.")
         value = _load_value(fitted[attr], kind.replace(", optional", ""), attr, arrays,
@@ -542,6 +549,13 @@ def _rebuild(document, arrays):
         context[attr] = value
     est._check_fitted_state()
     return est
+
+
+def _params_of_older_files(cls, present):
+    """The parameters a file written before they existed lacks, with the values its model
+    was fitted with (``cls._params_of_older_files``); none when the file has one of them."""
+    older = getattr(cls, "_params_of_older_files", {})
+    return {} if set(older) & set(present) else older
 
 
 def _load_value(doc, kind, what, arrays, context):
@@ -561,6 +575,11 @@ def _load_value(doc, kind, what, arrays, context):
         return _optimizer(doc, what, arrays, context["theta_"])
     if kind == "floats":
         return _array(arrays, doc, what, "f").tolist()
+    if kind == "float array":
+        values = _array(arrays, doc, what, "f")
+        if values.dtype != np.float64 or not np.isfinite(values).all():
+            raise ValueError(f"{what} must hold finite float64 values.")
+        return np.array(values)
     if kind == "labels":
         values = _array(arrays, doc, what, _LABEL_KINDS)
         if doc.get("dtype") == "object":

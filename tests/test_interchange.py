@@ -1,7 +1,9 @@
 """PyTorch state dicts and safetensors files in and out (skrnn.interchange).
 
 - skrnn -> state dict -> skrnn is bit-identical, for every estimator, cell, direction, depth
-  (equal and different layer sizes) and float type;
+  (equal and different layer sizes) and float type; for a regressor whose targets are
+  scaled, the exported head has the scaling folded in, and the round trip predicts the same
+  to round-off;
 - the state dict loads into the documented PyTorch module with ``strict=True`` and gives
   skrnn's outputs (live, with torch), and saved PyTorch modules and outputs
   (``reference/interchange_fixtures.npz``, made by ``reference/make_interchange_fixtures.py``)
@@ -50,10 +52,11 @@ def targets(kind, X):
     return [(np.cumsum(x[:, 0]) > 0).astype(int) for x in X]
 
 
-def fit(kind, cell="gru", layers=(4,), bidirectional=False, dtype="float64", activation="tanh"):
+def fit(kind, cell="gru", layers=(4,), bidirectional=False, dtype="float64", activation="tanh",
+        **params):
     X = ragged(dtype)
     return ESTIMATORS[kind](cell, layers, bidirectional=bidirectional, activation=activation,
-                            max_iter=3, random_state=0).fit(X, targets(kind, X))
+                            max_iter=3, random_state=0, **params).fit(X, targets(kind, X))
 
 
 def outputs(est, X):
@@ -67,10 +70,27 @@ def outputs(est, X):
     return [est.predict_proba(X), est.predict(X)]
 
 
-def assert_same_predictions(a, b, X):
+def assert_same_predictions(a, b, X, rtol=0):
+    """Equal predictions; with ``rtol``, equal to that relative tolerance (a regressor's
+    head with its target scaling folded in computes the same to round-off)."""
     for u, v in zip(outputs(a, X), outputs(b, X)):
         assert u.dtype == v.dtype
-        np.testing.assert_array_equal(u, v)
+        if rtol:
+            np.testing.assert_allclose(u, v, rtol=rtol, atol=0)
+        else:
+            np.testing.assert_array_equal(u, v)
+
+
+ROUND_OFF = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def folding_round_off(est):
+    """The relative tolerance of predictions through a head with the target scaling folded
+    in: 0 (exact) when there is none to fold."""
+    target = est._target_map()
+    if target is None or (not target[0].any() and (target[1] == 1).all()):
+        return 0
+    return ROUND_OFF[est.theta_.dtype.type]
 
 
 def template(est):
@@ -82,7 +102,10 @@ def template(est):
 @pytest.mark.parametrize("kind, cell, bidirectional, layers, dtype", itertools.product(
     ESTIMATORS, ["lstm", "gru", "rnn"], [False, True], [(4,), (4, 3)], ["float32", "float64"]))
 def test_state_dict_round_trip_is_bit_identical(kind, cell, bidirectional, layers, dtype):
-    est = fit(kind, cell, layers, bidirectional, dtype)
+    # the regressor without target scaling, whose head is exported as it is (the folded
+    # head: test_regressor_head_has_the_target_scaling_folded_in)
+    params = {"scale_target": False} if kind == "regressor" else {}
+    est = fit(kind, cell, layers, bidirectional, dtype, **params)
     weights = to_torch_state_dict(est)
     assert all(w.dtype == np.dtype(dtype) for w in weights.values())
     again = from_torch_state_dict(template(est), weights,
@@ -101,8 +124,9 @@ def test_sequence_regressor_round_trips(tmp_path, cell, bidirectional):
     est = RNNSequenceRegressor(cell, (4, 3), bidirectional=bidirectional, max_iter=2,
                                random_state=0).fit(X, y)
     again = from_torch_state_dict(template(est), to_torch_state_dict(est))
-    np.testing.assert_array_equal(again.theta_, est.theta_)
-    assert_same_predictions(again, est, ragged(seed=1))
+    n_head = est.network_.n_outputs * (est.network_.n_directions * 3 + 1)
+    np.testing.assert_array_equal(again.theta_[:-n_head], est.theta_[:-n_head])
+    assert_same_predictions(again, est, ragged(seed=1), ROUND_OFF[np.float64])
     if importlib.util.find_spec("safetensors") is not None:
         save_safetensors(est, tmp_path / "m.safetensors")
         loaded = load_safetensors(tmp_path / "m.safetensors")
@@ -143,6 +167,38 @@ def test_regressor_outputs_and_warm_start():
     assert again.n_iter_ == 2
 
 
+@pytest.mark.parametrize("kind, dtype", itertools.product(["regressor", "sequence regressor"],
+                                                          ["float32", "float64"]))
+def test_regressor_head_has_the_target_scaling_folded_in(kind, dtype):
+    """The exported head predicts in the targets' units: W * scale, b * scale + mean; read
+    back, it is a regressor with mean 0 and scale 1 that predicts the same to round-off."""
+    X = ragged(dtype)
+    if kind == "regressor":
+        est = RNNRegressor("lstm", (4,), max_iter=3, random_state=0)
+        est.fit(X, np.column_stack([1000 * targets("regressor", X) + 5000,
+                                    [0.01 * x[-1, 0] - 3 for x in X]]))
+    else:
+        est = RNNSequenceRegressor("gru", (4,), max_iter=3, random_state=0)
+        est.fit(X, [300 * np.cumsum(x[:, 0]) - 40 for x in X])
+    weights, raw = to_torch_state_dict(est), est.state_dict()
+    scale, mean = est.target_scale_, est.target_mean_
+    assert not np.allclose(scale, 1) and not np.allclose(mean, 0)
+    np.testing.assert_allclose(weights["head.weight"], raw["head.weight"] * scale[:, None],
+                               rtol=ROUND_OFF[np.dtype(dtype).type])
+    np.testing.assert_allclose(weights["head.bias"], raw["head.bias"] * scale + mean,
+                               rtol=ROUND_OFF[np.dtype(dtype).type])
+    for name in raw:
+        ours = name if name.startswith("head.") else f"rnn.{name}"
+        assert weights[ours].dtype == np.dtype(dtype)
+        if ours.startswith("rnn."):
+            np.testing.assert_array_equal(weights[ours], raw[name])
+    again = from_torch_state_dict(template(est), weights)
+    np.testing.assert_array_equal(again.target_mean_, np.zeros(est.n_outputs_))
+    np.testing.assert_array_equal(again.target_scale_, np.ones(est.n_outputs_))
+    assert again.scale_target  # the parameter stays; the head needs no scaling
+    assert_same_predictions(again, est, ragged(dtype, seed=1), ROUND_OFF[np.dtype(dtype).type])
+
+
 # -- PyTorch --------------------------------------------------------------------------------------
 def fixture_cases():
     cases = {}
@@ -167,9 +223,12 @@ def skrnn_from_case(name, case):
 
 
 def head_outputs(est, X):
-    """The head outputs skrnn computes (logits, or regression values)."""
+    """The head outputs skrnn computes: logits, or regression values in the targets' units
+    (those of the PyTorch module, whose head has the target scaling folded in)."""
     seqs = est._validate_sequences(X, reset=False)
-    return est.network_.forward(est.theta_, seqs.X3, seqs.lengths)
+    Z = est.network_.forward(est.theta_, seqs.X3, seqs.lengths)
+    target = est._target_map()
+    return Z if target is None else Z * target[1] + target[0]
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURE_CASES))
@@ -213,11 +272,12 @@ def test_live_torch_module_gives_skrnn_outputs(reference, kind, cell, layers, bi
     with torch.no_grad():
         Z = module(torch.from_numpy(padded), torch.tensor([len(x) for x in X])).numpy()
     tol = 1e-5 if dtype == "float32" else 1e-12
-    np.testing.assert_allclose(Z, head_outputs(est, X), rtol=0, atol=tol)
+    scale = est.target_scale_.max() if hasattr(est, "target_scale_") else 1
+    np.testing.assert_allclose(Z, head_outputs(est, X), rtol=0, atol=tol * scale)
     # ... and back: the module's own state dict makes the same estimator
     again = from_torch_state_dict(template(est), module.state_dict(),
                                   classes=getattr(est, "classes_", None))
-    assert_same_predictions(again, est, X)
+    assert_same_predictions(again, est, X, folding_round_off(est))
 
 
 # -- safetensors ---------------------------------------------------------------------------------

@@ -164,11 +164,13 @@ def test_predictions_and_gradient_agree_with_torch(cell):
     packed = pack_padded_sequence(torch.tensor(np.nan_to_num(X3)), torch.tensor(lengths),
                                   batch_first=True, enforce_sorted=False)
     out = pad_packed_sequence(module(packed)[0], batch_first=True)[0]
-    Z = head(out)
+    Z = head(out)  # standardised targets: the head of state_dict, before the target scaling
     real = torch.tensor(np.arange(X3.shape[1])[None, :] < lengths[:, None])
-    np.testing.assert_allclose(np.concatenate(reg.predict(X)), Z[real].detach().numpy(),
-                               rtol=1e-10, atol=1e-12)
-    loss = 0.5 * ((Z[real] - torch.tensor(np.nan_to_num(Y3))[real]) ** 2).mean()
+    mean, scale = reg.target_mean_, reg.target_scale_
+    np.testing.assert_allclose(np.concatenate(reg.predict(X)),
+                               Z[real].detach().numpy() * scale + mean, rtol=1e-10, atol=1e-12)
+    standardised = torch.tensor((np.nan_to_num(Y3) - mean) / scale)
+    loss = 0.5 * ((Z[real] - standardised[real]) ** 2).mean()
     loss.backward()
     seqs = reg._validate_sequences(X, reset=False)
     Yn, W, _ = reg._validate_targets(y, seqs, None, False)
