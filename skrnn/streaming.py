@@ -93,7 +93,7 @@ class Stream:
         self._W_outT, self._b_out = np.array(W_out.T), np.array(b_out)  # (H, K), (K,)
         self._kind = estimator._stream_output
         # a regressor's head computes standardised targets: (mean, scale) map them back
-        target = estimator._target_map()
+        target = None if self._kind == "proba" else estimator._target_map()
         self._target = None if target is None else tuple(np.array(a) for a in target)
         self.n_streams = int(n_streams)
         self.n_features_in_ = 1 if network.n_tokens else network.input_size

@@ -485,7 +485,8 @@ def test_validation_scores_are_weighted_as_the_loss_is():
     suppress(lambda: reg.fit(X, X[:, -1, 0]))
     target = X[:, -1, 0]
     off = np.where(np.arange(8) < 4, reg.predict(X), target)  # perfect on the last four
-    data = TrainingData(X, lengths, off[:, None], np.r_[np.zeros(4), np.ones(4)])
+    standardised = (off[:, None] - reg.target_mean_) / reg.target_scale_  # as fit gives them
+    data = TrainingData(X, lengths, standardised, np.r_[np.zeros(4), np.ones(4)])
     assert reg._evaluate_validation(data)[0] == pytest.approx(
         r2_score(off, reg.predict(X), sample_weight=data.weights))
     tagger = RNNSequenceTagger(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
