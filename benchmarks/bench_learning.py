@@ -140,6 +140,11 @@ PUBLISHED = {
 SEEDS = (0, 1, 2)
 GRID = {"cell": ["gru", "lstm"], "pooling": ["last", "mean"],
         "hidden_layer_sizes": [(32,), (64,)], "learning_rate_init": [1e-2, 3e-3]}
+# --grid wide: bidirectional networks of 64 units, the head reading the mean or the maximum
+# over every step (the pooling skrnn 8cc8649 did not have is "max", so run it on newer code)
+GRIDS = {"small": GRID,
+         "wide": {"cell": ["gru", "lstm"], "pooling": ["mean", "max"], "bidirectional": [True],
+                  "hidden_layer_sizes": [(64,)], "learning_rate_init": [3e-3]}}
 GRID_FIXED = {"batch_size": 16, "max_iter": 200}
 CV_FOLDS = 3
 MAX_GRAD_NORM = 5.0
@@ -155,7 +160,8 @@ HEALTH_VARIANTS = ("skrnn+torch-init", "skrnn+fb0", "torch+skrnn-init",
 CELLS = ("lstm", "gru", "rnn")
 TORCH_MODULES = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}
 # the refit's parameters the PyTorch loop reproduces
-MODEL_KEYS = ("cell", "hidden_layer_sizes", "pooling", "learning_rate_init", "batch_size",
+MODEL_KEYS = ("cell", "hidden_layer_sizes", "pooling", "bidirectional", "learning_rate_init",
+              "batch_size",
               "alpha", "solver", "beta_1", "beta_2", "epsilon", "max_grad_norm")
 PARTS = ("defaults", "grid", "torch", "health", "forecast")
 
@@ -324,22 +330,41 @@ def initial_weights(replace):
 # -- PyTorch -----------------------------------------------------------------------------------
 class TorchClassifier(torch.nn.Module):
     """One recurrent layer (batch_first) and a linear head on the last real step's output, or
-    on the mean of the outputs over the real steps."""
+    on the mean or the maximum of the outputs over the real steps. A bidirectional layer
+    reads packed sequences (its backward direction must start at each sequence's last real
+    step); its "last" joins the forward state after the last real step with the backward
+    state after the first, as skrnn's does."""
 
-    def __init__(self, cell, n_features, hidden, n_classes, pooling="last"):
+    def __init__(self, cell, n_features, hidden, n_classes, pooling="last",
+                 bidirectional=False):
         super().__init__()
-        self.rnn = TORCH_MODULES[cell](n_features, hidden, batch_first=True)
-        self.head = torch.nn.Linear(hidden, n_classes)
+        self.rnn = TORCH_MODULES[cell](n_features, hidden, batch_first=True,
+                                       bidirectional=bidirectional)
+        self.head = torch.nn.Linear(hidden * (2 if bidirectional else 1), n_classes)
         self.pooling = pooling
+        self.bidirectional = bidirectional
 
     def forward(self, x, lengths):
         """x: (B, T, F) padded after each sequence's end; lengths: (B,) int64."""
-        out, _ = self.rnn(x)
+        if self.bidirectional:
+            packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                             enforce_sorted=False)
+            out, _ = self.rnn(packed)
+            out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
+                                                            total_length=x.shape[1])
+        else:
+            out, _ = self.rnn(x)
+        real = torch.arange(out.shape[1])[None, :] < lengths[:, None]
         if self.pooling == "last":
             feats = out[torch.arange(len(lengths)), lengths - 1]
+            if self.bidirectional:
+                H = out.shape[2] // 2
+                feats = torch.cat([feats[:, :H], out[:, 0, H:]], dim=1)
         elif self.pooling == "mean":
-            real = (torch.arange(out.shape[1])[None, :] < lengths[:, None]).to(out.dtype)
+            real = real.to(out.dtype)
             feats = (out * real[:, :, None]).sum(dim=1) / lengths[:, None].to(out.dtype)
+        elif self.pooling == "max":
+            feats = out.masked_fill(~real[:, :, None], float("-inf")).amax(dim=1)
         else:
             raise ValueError(f"pooling {self.pooling!r} is not implemented here")
         return self.head(feats)
@@ -355,10 +380,10 @@ class TorchClassifier(torch.nn.Module):
                               for k, v in state.items()}, strict=True)
 
 
-def torch_model(cell, hidden, n_features, n_classes, pooling, seed):
+def torch_model(cell, hidden, n_features, n_classes, pooling, seed, bidirectional=False):
     """PyTorch's model with its own initial weights for ``seed``."""
     torch.manual_seed(seed)
-    return TorchClassifier(cell, n_features, hidden, n_classes, pooling)
+    return TorchClassifier(cell, n_features, hidden, n_classes, pooling, bidirectional)
 
 
 def torch_proba(model, data):
@@ -475,7 +500,8 @@ def run_torch(datasets, grid_results):
         runs = []
         for r in g["runs"]:
             model = torch_model(c["cell"], hidden, train.padded.shape[2], len(train.classes),
-                                c.get("pooling", "last"), r["seed"])
+                                c.get("pooling", "last"), r["seed"],
+                                bool(c.get("bidirectional", False)))
             rec, _ = torch_fit(model, train, test, c["learning_rate_init"], c["batch_size"],
                                r["n_iter"], c["alpha"], r["seed"])
             runs.append(dict(seed=r["seed"], **rec))
@@ -816,6 +842,8 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: ItalyPowerDemand and airline, 5 epochs, one seed, a grid "
                         "of 2 configurations; no results file unless --out")
+    p.add_argument("--grid", choices=sorted(GRIDS), default="small",
+                   help="the grid part's configurations (GRIDS; default: small)")
     p.add_argument("--seeds", type=int, default=len(SEEDS),
                    help="seeds 0..N-1 for the defaults, grid, torch and forecast parts (default 3)")
     p.add_argument("--health-lrs", nargs="+", type=float, default=list(HEALTH_LRS))
@@ -862,7 +890,7 @@ def main(argv=None):
         health_lrs, health_seeds, health_epochs = args.health_lrs[:1], 1, 5
     else:
         names = args.datasets or list(CLASSIFICATION + tuple(SERIES))
-        seeds, grid, fixed = list(range(args.seeds)), GRID, GRID_FIXED
+        seeds, grid, fixed = list(range(args.seeds)), GRIDS[args.grid], GRID_FIXED
         health_lrs, health_seeds = args.health_lrs, args.health_seeds
         health_epochs = args.health_epochs
     unknown = set(names) - set(CLASSIFICATION) - set(SERIES)
