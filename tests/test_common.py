@@ -15,9 +15,12 @@ SOLVERS = {
     # the check data (up to 200 sequences) in one batch: the configurations test cells,
     # solvers and directions, and the default batch_size is checked by the defaults' run;
     # batches of 32 made these checks the largest part of the suite's time
-    "adam": {"batch_size": 200},
+    # (and MLP's patience of 10 epochs: the defaults' run checks the default patience of 50,
+    # which runs most of these fits to max_iter)
+    "adam": {"batch_size": 200, "n_iter_no_change": 10},
     # plain SGD needs more updates than Adam: the check data fit in one "auto" batch
-    "sgd": {"learning_rate_init": 0.03, "batch_size": 32, "max_iter": 100},
+    "sgd": {"learning_rate_init": 0.03, "batch_size": 32, "max_iter": 100,
+            "n_iter_no_change": 10},
     # L-BFGS reached its default 200 iterations on the regression checks' data (a
     # ConvergenceWarning, and the suite's slowest checks); 100 pass every check
     "lbfgs": {"max_iter": 100},
