@@ -96,7 +96,8 @@ def test_roundtrip_gives_bit_identical_outputs(name, how, tmp_path):
     assert_identical(outputs(restored, X), outputs(model, X))
     assert restored.get_params() == model.get_params()
     for attr in ("n_features_in_", "n_iter_", "t_", "loss_curve_", "grad_norm_curve_",
-                 "best_loss_", "validation_scores_", "best_validation_score_", "n_outputs_"):
+                 "best_loss_", "validation_scores_", "best_validation_score_",
+                 "validation_loss_curve_", "best_validation_loss_", "n_outputs_"):
         assert getattr(restored, attr, None) == getattr(model, attr, None), attr
     if hasattr(model, "classes_"):
         assert restored.classes_.dtype == model.classes_.dtype
