@@ -669,7 +669,8 @@ def _config(p):
     if not p:
         return ""
     hidden = p.get("hidden_layer_sizes")
-    parts = [p.get("cell", ""), f"H={np.atleast_1d(hidden)[0]}" if hidden else "",
+    parts = [("bidirectional " if p.get("bidirectional") else "") + p.get("cell", ""),
+             f"H={np.atleast_1d(hidden)[0]}" if hidden else "",
              p.get("pooling", ""), f"lr {p['learning_rate_init']:g}"
              if "learning_rate_init" in p else "", f"batch {p['batch_size']}"
              if "batch_size" in p else "", f"alpha {p['alpha']:g}" if "alpha" in p else ""]
