@@ -8,8 +8,9 @@ the math is in :mod:`skrnn.nn`.
 One epoch is a pass over shuffled mini-batches; after each epoch the training loss (or, with
 early stopping, the loss on the held-out sequences) is compared with the best so far, the best
 weights are kept, and more than ``n_iter_no_change`` epochs without an improvement of ``tol``
-ask the optimizer whether to stop (scikit-learn's ``trigger_stopping``). A non-finite loss, gradient or weight stops the fit
-with the weights of the best epoch; so does an interrupt (Ctrl-C).
+ask the optimizer whether to stop (scikit-learn's ``trigger_stopping``). A non-finite loss,
+gradient or weight stops the fit with the weights of the best epoch; so does an interrupt
+(Ctrl-C).
 """
 
 import sys
