@@ -524,11 +524,6 @@ class BaseRNN(TransformerMixin, BaseEstimator):
         give the predictions (a regressor folds its target scaling into it)."""
         return self.state_dict()
 
-    def _target_map(self):
-        """``(mean, scale)`` that map the head's outputs to predictions, ``Z * scale + mean``
-        (a regressor's target scaling), or None: a classifier's head gives logits."""
-        return None
-
     @property
     def n_tokens_(self):
         """Rows of the embedding table of a model of token ids: it reads ids 0 to ``n_tokens_ - 1``.

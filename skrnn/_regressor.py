@@ -10,7 +10,6 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 from ._base import BaseRNN, _stochastic_solver
 from ._docs import fill_doc
 from .nn.network import POOLINGS
-from .streaming import to_target_units
 
 
 def target_scaling(Y, weights):
@@ -42,6 +41,27 @@ def target_scaling(Y, weights):
                          "deviation overflows); divide them by a constant first.")
     round_off = np.count_nonzero(weights) * np.finfo(np.float64).eps * np.abs(mean)
     return mean, np.where(std > round_off, std, 1.0)
+
+
+def to_target_units(Z, mean, scale):
+    """A regressor's head outputs Z (..., K) in the targets' units: ``Z * scale + mean``,
+    computed in float64 and returned in Z's dtype (Z itself when mean is 0 and scale 1).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (..., K)
+        Head outputs: the standardised targets the network learned.
+    mean, scale : ndarray of shape (K,)
+        The regressor's ``target_mean_`` and ``target_scale_``.
+
+    Returns
+    -------
+    ndarray of shape (..., K)
+        The predictions.
+    """
+    if not mean.any() and (scale == 1).all():
+        return Z
+    return (Z * scale + mean).astype(Z.dtype, copy=False)
 
 
 @fill_doc
@@ -175,9 +195,6 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         if not self.target_mean_.any() and (self.target_scale_ == 1).all():
             return Y
         return (Y - self.target_mean_) / self.target_scale_
-
-    def _target_map(self):
-        return self.target_mean_, self.target_scale_
 
     def _exported_state_dict(self):
         """:meth:`state_dict` with the target scaling folded into the head, whose outputs

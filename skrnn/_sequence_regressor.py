@@ -6,9 +6,8 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 
 from ._base import BaseRNN
 from ._docs import fill_doc
-from ._regressor import RNNRegressor
+from ._regressor import RNNRegressor, to_target_units
 from ._tagger import _real_steps
-from .streaming import to_target_units
 
 
 def check_step_targets(y, lengths, table=False):

@@ -48,8 +48,9 @@ class Stream:
     Parameters
     ----------
     estimator : RNNClassifier, RNNRegressor or RNNSequenceTagger
-        A fitted unidirectional estimator. The stream copies its weights (and a
-        regressor's target scaling, so that it returns values in the targets' units).
+        A fitted unidirectional estimator. The stream copies its weights (a regressor's
+        with its target scaling folded into the head, so that it returns values in the
+        targets' units).
     n_streams : int, default=1
         Number of sequences consumed side by side.
 
@@ -89,12 +90,14 @@ class Stream:
         self._network = network
         self._theta = estimator.theta_.copy()
         self._dtype = self._theta.dtype
-        W_out, b_out = network._head(self._theta, self._dtype)
-        self._W_outT, self._b_out = np.array(W_out.T), np.array(b_out)  # (H, K), (K,)
         self._kind = estimator._stream_output
-        # a regressor's head computes standardised targets: (mean, scale) map them back
-        target = None if self._kind == "proba" else estimator._target_map()
-        self._target = None if target is None else tuple(np.array(a) for a in target)
+        if self._kind == "proba":
+            W_out, b_out = network._head(self._theta, self._dtype)
+        else:  # a regressor's head with its target scaling folded in, once: its outputs are
+            # the predictions, in the targets' units
+            head = estimator._exported_state_dict()
+            W_out, b_out = head["head.weight"], head["head.bias"]
+        self._W_outT, self._b_out = np.array(W_out.T), np.array(b_out)  # (H, K), (K,)
         self.n_streams = int(n_streams)
         self.n_features_in_ = 1 if network.n_tokens else network.input_size
         self._build()
@@ -232,7 +235,7 @@ class Stream:
         if self._kind == "proba":
             self._softmax(Z)
             return Z
-        return _head_output(self._kind, Z, self._target)
+        return _head_output(self._kind, Z)
 
     def _pool_step(self, h):
         """The head input after the top output h (H, n_streams): the mean or maximum of the
@@ -263,7 +266,7 @@ class Stream:
         n, T = X.shape[:2]
         K = self._W_outT.shape[1]
         if T == 0:
-            return _head_output(self._kind, np.zeros((n, 0, K), self._dtype), self._target)
+            return _head_output(self._kind, np.zeros((n, 0, K), self._dtype))
         states = [layer.get_state() for layer in self._layers]
         h = [s[0].T for s in states]
         c = [s[1].T for s in states] if self._network.cell == "lstm" else None
@@ -273,7 +276,7 @@ class Stream:
         self.n_steps_ += T
         if self._pool is not None:
             outputs = self._pool_chunk(outputs)
-        return _head_output(self._kind, outputs @ self._W_outT + self._b_out, self._target)
+        return _head_output(self._kind, outputs @ self._W_outT + self._b_out)
 
     def _pool_chunk(self, outputs):
         """:meth:`_pool_step` after each of the top outputs (n_streams, n_steps, H): the
@@ -359,37 +362,13 @@ def _softmax_rows(Z):
     Z /= Z.sum(axis=-1, keepdims=True)
 
 
-def _head_output(kind, Z, target=None):
+def _head_output(kind, Z):
     """The estimator's prediction from head outputs Z (..., K), a new array: "proba"
-    (softmax, in place), "values", or "values_1d" (the single output without its axis),
-    values in the targets' units by ``target``, a regressor's (mean, scale)."""
+    (softmax, in place), "values", or "values_1d" (the single output without its axis)."""
     if kind == "proba":
         _softmax_rows(Z)
         return Z
-    if target is not None:
-        Z = to_target_units(Z, *target)
     return Z[..., 0] if kind == "values_1d" else Z
-
-
-def to_target_units(Z, mean, scale):
-    """A regressor's head outputs Z (..., K) in the targets' units: ``Z * scale + mean``,
-    computed in float64 and returned in Z's dtype (Z itself when mean is 0 and scale 1).
-
-    Parameters
-    ----------
-    Z : ndarray of shape (..., K)
-        Head outputs: the standardised targets the network learned.
-    mean, scale : ndarray of shape (K,)
-        The regressor's ``target_mean_`` and ``target_scale_``.
-
-    Returns
-    -------
-    ndarray of shape (..., K)
-        The predictions.
-    """
-    if not mean.any() and (scale == 1).all():
-        return Z
-    return (Z * scale + mean).astype(Z.dtype, copy=False)
 
 
 def to_torch_state(network, h, c):
