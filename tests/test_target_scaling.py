@@ -259,6 +259,15 @@ def test_scale_target_is_validated():
         assert Est().get_params()["scale_target"] is True
 
 
+def test_targets_too_large_to_standardise_are_refused_and_the_callers_y_is_untouched():
+    X, y = data(n=10)
+    y_before = y.copy()
+    quiet(RNNRegressor(**SMALL), X, y)
+    np.testing.assert_array_equal(y, y_before)
+    with pytest.raises(ValueError, match="too large to standardise"):
+        RNNRegressor(**SMALL).fit(X, np.r_[1e308, -1e308, y[2:]])
+
+
 # -- every way to a prediction --------------------------------------------------------------------
 @pytest.mark.parametrize("outputs", [1, 2])
 def test_predictions_and_streams_are_in_the_targets_units(outputs):
