@@ -42,7 +42,7 @@ def test_regressor_forecasts_three_months_better_than_seasonal_naive():
     scale = series[:, :36].mean(axis=1, keepdims=True)
     X, Y = series[:, :36] / scale, series[:, 36:] / scale  # 3 years -> the next 3 months
     X_train, X_test, Y_train, Y_test = X[:200], X[200:], Y[:200], Y[200:]
-    reg = RNNRegressor("gru", (32,), max_iter=150, random_state=0)
+    reg = RNNRegressor("gru", (32,), max_iter=40, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X_train, Y_train)
