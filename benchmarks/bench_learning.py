@@ -24,13 +24,19 @@ Parts (``--only``; all by default):
 ``defaults``
     ``RNNClassifier(random_state=s)`` for s = 0, 1, 2, everything else at the installed
     version's defaults: test accuracy (mean and range), epochs run (``n_iter_``), fit seconds.
+    ``--set NAME=VALUE ...`` changes some of them (recorded in the results and the table).
 ``grid``
     ``GridSearchCV`` over skrnn's own parameters on the TRAIN split only (StratifiedKFold, 3
     shuffled folds, seed 0; estimator seed 0; ``n_jobs=1``): cell {gru, lstm} x pooling {last,
     mean} x hidden_layer_sizes {(32,), (64,)} x learning_rate_init {1e-2, 3e-3}, batch_size 16,
     max_iter 200, other parameters at their defaults (alpha 1e-4, the default stopping rule).
     The chosen configuration is refitted on the whole train split with seeds 0, 1, 2 and
-    scored on test.
+    scored on test. ``--grid wide``: bidirectional GRU or LSTM of 64 units, pooling mean or
+    max, learning rate 3e-3. ``--grid frames``: a bidirectional GRU of 64 or 128 units with
+    max pooling at 3e-3, after a ``Frames`` step in a Pipeline that reads each run of 1, 8
+    or 16 consecutive steps as one step of 1, 8 or 16 features (ArrowHead's 251 steps become
+    32 or 16; the last frame is completed by repeating the last step); the frame width is
+    searched with the rest.
 ``torch``
     The grid's chosen configuration in a plain PyTorch loop, seeds 0, 1, 2, each for as many
     epochs as skrnn's refit with the same seed ran: ``nn.GRU``/``nn.LSTM`` (batch_first), an
@@ -47,6 +53,10 @@ Parts (``--only``; all by default):
     and gradient as packing (checked to 1e-7 against skrnn's gradient), and PyTorch's GRU and
     LSTM ran 1.4-10 times faster unpacked on these data (one thread). Initial weights:
     PyTorch's own (uniform in +-1/sqrt(H) for every weight and bias).
+``vote``
+    The grid's chosen configuration as a soft vote of 5 seeds, scikit-learn's
+    ``VotingClassifier(voting="soft")`` (behind the same ``Frames`` step when the grid had
+    one): seeds 0-4, 5-9 and 10-14, test accuracy of each vote and of its members.
 ``health``
     Training health, LSTM and GRU side by side (issue 17): H=32, batch 16, Adam at lr 1e-2 and
     3e-3, alpha 0, pooling "last", all 200 epochs (skrnn: ``tol=0``,
@@ -104,6 +114,7 @@ Examples
 """
 
 import argparse
+import ast
 import copy
 import datetime
 import json
@@ -119,7 +130,10 @@ from pathlib import Path
 import numpy as np
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.ensemble import VotingClassifier
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 import skrnn  # the version on PYTHONPATH (or the installed one): this script never adds paths
@@ -145,6 +159,11 @@ GRID = {"cell": ["gru", "lstm"], "pooling": ["last", "mean"],
 GRIDS = {"small": GRID,
          "wide": {"cell": ["gru", "lstm"], "pooling": ["mean", "max"], "bidirectional": [True],
                   "hidden_layer_sizes": [(64,)], "learning_rate_init": [3e-3]}}
+# --grid frames: the same networks at 64 or 128 units, reading each run of 1, 8 or 16
+# consecutive steps as one step (``Frames`` before the classifier in a Pipeline)
+GRIDS["frames"] = {"frames": [1, 8, 16], "cell": ["gru"], "pooling": ["max"],
+                   "bidirectional": [True], "hidden_layer_sizes": [(64,), (128,)],
+                   "learning_rate_init": [3e-3]}
 GRID_FIXED = {"batch_size": 16, "max_iter": 200}
 CV_FOLDS = 3
 MAX_GRAD_NORM = 5.0
@@ -163,7 +182,8 @@ TORCH_MODULES = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN
 MODEL_KEYS = ("cell", "hidden_layer_sizes", "pooling", "bidirectional", "learning_rate_init",
               "batch_size",
               "alpha", "solver", "beta_1", "beta_2", "epsilon", "max_grad_norm")
-PARTS = ("defaults", "grid", "torch", "health", "forecast")
+PARTS = ("defaults", "grid", "torch", "vote", "health", "forecast")
+VOTE_SIZE = 5
 
 
 def log(*parts):
@@ -253,6 +273,40 @@ class Data:
         T = (f"T={self.lengths.min()}-{self.lengths.max()}" if self.ragged
              else f"T={self.lengths[0]}")
         return f"n={len(self.y)} {T}, {len(self.classes)} classes"
+
+
+def frames(X, width):
+    """Each run of ``width`` consecutive steps of X as one step of ``width * F`` features.
+
+    X is an (n, T, F) array or a list of (T_i, F) arrays; a sequence of T steps becomes
+    ceil(T / width) steps, its last frame completed by repeating its last step."""
+    def one(x):
+        T, F = x.shape
+        steps = -(-T // width)
+        x = np.concatenate([x, np.repeat(x[-1:], steps * width - T, axis=0)])
+        return x.reshape(steps, width * F)
+    if width == 1:
+        return X
+    out = [one(np.asarray(x)) for x in X]
+    return out if isinstance(X, list) else np.stack(out)
+
+
+class Frames(TransformerMixin, BaseEstimator):
+    """``frames(X, width)`` as a pipeline step (stateless)."""
+
+    def __init__(self, width=1):
+        self.width = width
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return frames(X, self.width)
+
+
+def framed(data, width):
+    """A Data split with ``frames(data.X, width)`` as its sequences."""
+    return data if width == 1 else Data(frames(data.X, width), data.y)
 
 
 def _znorm(x):
@@ -429,17 +483,18 @@ def torch_fit(model, train, test, lr, batch_size, epochs, alpha, seed, order_rng
 
 
 # -- parts -------------------------------------------------------------------------------------
-def run_defaults(datasets, seeds, quick):
+def run_defaults(datasets, seeds, quick, changed=None):
     out = {}
     for name, (train, test, _) in datasets.items():
         runs = []
         for seed in seeds:
-            params = dict(random_state=seed, **({"max_iter": 5} if quick else {}))
+            params = dict(changed or {}, random_state=seed,
+                          **({"max_iter": 5} if quick else {}))
             _, rec = skrnn_fit(params, train, test)
             runs.append(dict(seed=seed, **rec))
             log(f"  defaults {name} seed {seed}: test acc {rec['test_acc']:.3f}, "
                 f"{rec['n_iter']} epochs, {rec['fit_s']:.1f} s")
-        out[name] = dict(runs=runs,
+        out[name] = dict(runs=runs, changed=dict(changed or {}),
                          defaults={k: repr(v) for k, v in RNNClassifier().get_params().items()})
     return out
 
@@ -448,24 +503,35 @@ def run_grid(datasets, seeds, grid, fixed):
     out = {}
     for name, (train, test, _) in datasets.items():
         base = RNNClassifier(**supported(RNNClassifier, dict(fixed, random_state=0)))
+        param_grid = supported(RNNClassifier, {k: v for k, v in grid.items() if k != "frames"})
+        if "frames" in grid:  # Frames -> RNNClassifier, the frame width searched with the rest
+            base = Pipeline([("frames", Frames()), ("rnn", base)])
+            param_grid = {"frames__width": grid["frames"],
+                          **{f"rnn__{k}": v for k, v in param_grid.items()}}
         cv = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0)
-        search = GridSearchCV(base, supported(RNNClassifier, grid), cv=cv, n_jobs=1,
+        search = GridSearchCV(base, param_grid, cv=cv, n_jobs=1,
                               refit=False, error_score="raise")
         start = time.perf_counter()
         with quiet():
             search.fit(train.X, train.y)
         cv_s = time.perf_counter() - start
-        best = search.best_params_
-        log(f"  grid {name}: best {best}, CV accuracy {search.best_score_:.3f} "
-            f"({len(search.cv_results_['params'])} configurations, {cv_s:.0f} s)")
+        best = {k.removeprefix("rnn__"): v for k, v in search.best_params_.items()}
+        width = best.pop("frames__width", 1)
+        log(f"  grid {name}: best {best}, frames of {width}, CV accuracy "
+            f"{search.best_score_:.3f} ({len(search.cv_results_['params'])} configurations, "
+            f"{cv_s:.0f} s)")
         runs = []
         for seed in seeds:
-            est, rec = skrnn_fit(dict(fixed, **best, random_state=seed), train, test)
+            est, rec = skrnn_fit(dict(fixed, **best, random_state=seed), framed(train, width),
+                                 framed(test, width))
             runs.append(dict(seed=seed, **rec))
             effective = {k: _jsonable(v) for k, v in est.get_params().items() if k in MODEL_KEYS}
             log(f"  grid refit {name} seed {seed}: test acc {rec['test_acc']:.3f}, "
                 f"{rec['n_iter']} epochs, {rec['fit_s']:.1f} s")
-        table = [dict(params={k: _jsonable(v) for k, v in p.items()}, cv_mean=float(m),
+        if "frames" in grid:
+            effective["frames"] = best["frames"] = width
+        table = [dict(params={k.removeprefix("rnn__").replace("frames__width", "frames"):
+                              _jsonable(v) for k, v in p.items()}, cv_mean=float(m),
                       cv_std=float(s), fit_s=float(t))
                  for p, m, s, t in zip(search.cv_results_["params"],
                                        search.cv_results_["mean_test_score"],
@@ -497,6 +563,8 @@ def run_torch(datasets, grid_results):
             raise ValueError(f"the PyTorch loop implements Adam(0.9, 0.999, 1e-8) and clipping "
                              f"at {MAX_GRAD_NORM} only, not {c}")
         hidden = int(np.atleast_1d(c["hidden_layer_sizes"])[0])
+        width = c.get("frames", 1)  # the grid's Frames step, applied to both splits
+        train, test = framed(train, width), framed(test, width)
         runs = []
         for r in g["runs"]:
             model = torch_model(c["cell"], hidden, train.padded.shape[2], len(train.classes),
@@ -508,6 +576,41 @@ def run_torch(datasets, grid_results):
             log(f"  torch {name} seed {r['seed']}: test acc {rec['test_acc']:.3f}, "
                 f"{rec['n_iter']} epochs, {rec['fit_s']:.1f} s")
         out[name] = dict(config=c, runs=runs)
+    return out
+
+
+def run_vote(datasets, seeds, grid_results):
+    """The grid's chosen configuration as a soft vote of VOTE_SIZE seeds, seeds
+    VOTE_SIZE * r ... VOTE_SIZE * r + VOTE_SIZE - 1 for each r in ``seeds``."""
+    out = {}
+    for name, (train, test, _) in datasets.items():
+        if name not in grid_results:
+            log(f"  vote {name}: no grid result for this label; run --only grid first")
+            continue
+        g = grid_results[name]
+        params = dict(g["fixed"], **g["best_params"])
+        width = params.pop("frames", 1)
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        tr, te = framed(train, width), framed(test, width)
+        runs = []
+        for r in seeds:
+            members = [(f"seed {s}", RNNClassifier(**supported(
+                RNNClassifier, dict(params, random_state=s))))
+                for s in range(VOTE_SIZE * r, VOTE_SIZE * (r + 1))]
+            vote = VotingClassifier(members, voting="soft")
+            with quiet():
+                start = time.perf_counter()
+                vote.fit(tr.X, tr.y)
+                seconds = time.perf_counter() - start
+            codes = vote.le_.transform(te.y)
+            member_accs = [float(m.score(te.X, codes)) for m in vote.estimators_]
+            runs.append(dict(seeds=[s for s in range(VOTE_SIZE * r, VOTE_SIZE * (r + 1))],
+                             test_acc=float(vote.score(te.X, te.y)), member_accs=member_accs,
+                             n_iter=float(np.mean([m.n_iter_ for m in vote.estimators_])),
+                             fit_s=seconds))
+            log(f"  vote {name} seeds {runs[-1]['seeds']}: test acc {runs[-1]['test_acc']:.3f} "
+                f"(members {np.round(member_accs, 3).tolist()}), {seconds:.0f} s")
+        out[name] = dict(config=dict(g["effective"], frames=width), size=VOTE_SIZE, runs=runs)
     return out
 
 
@@ -669,7 +772,8 @@ def _config(p):
     if not p:
         return ""
     hidden = p.get("hidden_layer_sizes")
-    parts = [("bidirectional " if p.get("bidirectional") else "") + p.get("cell", ""),
+    parts = [f"frames of {p['frames']}" if p.get("frames", 1) != 1 else "",
+             ("bidirectional " if p.get("bidirectional") else "") + p.get("cell", ""),
              f"H={np.atleast_1d(hidden)[0]}" if hidden else "",
              p.get("pooling", ""), f"lr {p['learning_rate_init']:g}"
              if "learning_rate_init" in p else "", f"batch {p['batch_size']}"
@@ -684,18 +788,20 @@ def classification_table(results):
              "|---|---|---|---|---|---|---|---|"]
     names = [n for n in CLASSIFICATION
              if any(n in r["parts"].get(p, {}) for r in results for p in
-                    ("defaults", "grid", "torch"))]
+                    ("defaults", "grid", "torch", "vote"))]
     for name in names:
         published = " / ".join(f"{m} {a:.3f}" for m, a in PUBLISHED.get(name, ()))
         rows = []
         for part, model in (("defaults", "skrnn defaults"), ("grid", "skrnn grid-searched"),
-                            ("torch", "PyTorch, grid's config")):
+                            ("torch", "PyTorch, grid's config"),
+                            ("vote", f"skrnn grid's config, soft vote of {VOTE_SIZE} seeds")):
             for r in results:
                 d = r["parts"].get(part, {}).get(name)
                 if d is None:
                     continue
                 runs = d["runs"]
-                config = ("`RNNClassifier(random_state=s)`" if part == "defaults"
+                changed = "".join(f"{k}={v!r}, " for k, v in d.get("changed", {}).items())
+                config = (f"`RNNClassifier({changed}random_state=s)`" if part == "defaults"
                           else _config(d.get("config") or d["effective"]))
                 rows.append(f"| {name} | {model} | {r['label']} | {config} "
                             f"| {_acc(summary([x['test_acc'] for x in runs]))} "
@@ -792,7 +898,7 @@ def print_tables(results):
               f"{m['machine']}, one thread; "
               + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + " -->")
     print()
-    if has("defaults") or has("grid") or has("torch"):
+    if has("defaults") or has("grid") or has("torch") or has("vote"):
         print("### Classification: test accuracy over seeds 0, 1, 2\n")
         print(classification_table(results) + "\n")
     if has("grid"):
@@ -840,6 +946,9 @@ def parse_args(argv):
     p.add_argument("--datasets", nargs="+", metavar="NAME",
                    help=f"among {', '.join(CLASSIFICATION + tuple(SERIES))} (default: all, "
                         f"and for the health part {' and '.join(HEALTH_DATASETS)})")
+    p.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="the defaults part: change these parameters (a Python literal each, "
+                        "e.g. learning_rate_init=0.003); the rest stay at the defaults")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: ItalyPowerDemand and airline, 5 epochs, one seed, a grid "
                         "of 2 configurations; no results file unless --out")
@@ -935,12 +1044,17 @@ def main(argv=None):
             log(f"-- {part}")
             t0 = time.perf_counter()
             if part == "defaults":
-                ran[part] = run_defaults(datasets, seeds, args.quick)
+                changed = {k: ast.literal_eval(v) for k, v in
+                           (item.split("=", 1) for item in args.set)}
+                ran[part] = run_defaults(datasets, seeds, args.quick, changed)
             elif part == "grid":
                 ran[part] = run_grid(datasets, seeds, grid, fixed)
             elif part == "torch":
                 grid_results = ran.get("grid", results["parts"].get("grid", {}))
                 ran[part] = run_torch(datasets, grid_results)
+            elif part == "vote":
+                grid_results = ran.get("grid", results["parts"].get("grid", {}))
+                ran[part] = run_vote(datasets, seeds, grid_results)
             elif part == "health":
                 chosen = {n: d for n, d in datasets.items()
                           if args.quick or args.datasets or n in HEALTH_DATASETS}
