@@ -36,7 +36,10 @@ Parts (``--only``; all by default):
     max pooling at 3e-3, after a ``Frames`` step in a Pipeline that reads each run of 1, 8
     or 16 consecutive steps as one step of 1, 8 or 16 features (ArrowHead's 251 steps become
     32 or 16; the last frame is completed by repeating the last step); the frame width is
-    searched with the rest.
+    searched with the rest. ``--grid deep``: two bidirectional GRU layers of 128 units with
+    dropout 0.3 or 0.5 between them (PyTorch's ``dropout`` argument is the same: on the
+    outputs of every layer but the last, in training only), max pooling, on frames of 8 or 16
+    steps.
 ``torch``
     The grid's chosen configuration in a plain PyTorch loop, seeds 0, 1, 2, each for as many
     epochs as skrnn's refit with the same seed ran: ``nn.GRU``/``nn.LSTM`` (batch_first), an
@@ -164,6 +167,11 @@ GRIDS = {"small": GRID,
 GRIDS["frames"] = {"frames": [1, 8, 16], "cell": ["gru"], "pooling": ["max"],
                    "bidirectional": [True], "hidden_layer_sizes": [(64,), (128,)],
                    "learning_rate_init": [3e-3]}
+# --grid deep: two such layers of 128 units, dropout 0.3 or 0.5 between them, on frames of
+# 8 or 16 steps
+GRIDS["deep"] = {"frames": [8, 16], "cell": ["gru"], "pooling": ["max"], "bidirectional": [True],
+                 "hidden_layer_sizes": [(128, 128)], "dropout": [0.3, 0.5],
+                 "learning_rate_init": [3e-3]}
 GRID_FIXED = {"batch_size": 16, "max_iter": 200}
 CV_FOLDS = 3
 MAX_GRAD_NORM = 5.0
@@ -181,7 +189,7 @@ TORCH_MODULES = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN
 # the refit's parameters the PyTorch loop reproduces
 MODEL_KEYS = ("cell", "hidden_layer_sizes", "pooling", "bidirectional", "learning_rate_init",
               "batch_size",
-              "alpha", "solver", "beta_1", "beta_2", "epsilon", "max_grad_norm")
+              "alpha", "solver", "beta_1", "beta_2", "epsilon", "max_grad_norm", "dropout")
 PARTS = ("defaults", "grid", "torch", "vote", "health", "forecast")
 VOTE_SIZE = 5
 
@@ -390,9 +398,10 @@ class TorchClassifier(torch.nn.Module):
     state after the first, as skrnn's does."""
 
     def __init__(self, cell, n_features, hidden, n_classes, pooling="last",
-                 bidirectional=False):
+                 bidirectional=False, num_layers=1, dropout=0.0):
         super().__init__()
-        self.rnn = TORCH_MODULES[cell](n_features, hidden, batch_first=True,
+        self.rnn = TORCH_MODULES[cell](n_features, hidden, num_layers=num_layers,
+                                       dropout=dropout, batch_first=True,
                                        bidirectional=bidirectional)
         self.head = torch.nn.Linear(hidden * (2 if bidirectional else 1), n_classes)
         self.pooling = pooling
@@ -434,13 +443,18 @@ class TorchClassifier(torch.nn.Module):
                               for k, v in state.items()}, strict=True)
 
 
-def torch_model(cell, hidden, n_features, n_classes, pooling, seed, bidirectional=False):
-    """PyTorch's model with its own initial weights for ``seed``."""
+def torch_model(cell, hidden, n_features, n_classes, pooling, seed, bidirectional=False,
+                num_layers=1, dropout=0.0):
+    """PyTorch's model with its own initial weights for ``seed``: ``num_layers`` layers of
+    ``hidden`` units, ``dropout`` on the outputs of every layer but the last (skrnn's
+    ``dropout`` between layers)."""
     torch.manual_seed(seed)
-    return TorchClassifier(cell, n_features, hidden, n_classes, pooling, bidirectional)
+    return TorchClassifier(cell, n_features, hidden, n_classes, pooling, bidirectional,
+                           num_layers, dropout)
 
 
 def torch_proba(model, data):
+    model.eval()  # no dropout
     with torch.inference_mode():
         logits = model(torch.from_numpy(data.padded), torch.from_numpy(data.lengths))
         return torch.softmax(logits.double(), dim=1).numpy()
@@ -453,6 +467,7 @@ def torch_fit(model, train, test, lr, batch_size, epochs, alpha, seed, order_rng
     ``order_rng.permutation`` when a NumPy generator is given (a copy of a skrnn fit's
     generator as it was after drawing the initial weights gives that fit's batch order)."""
     generator = torch.Generator().manual_seed(seed)
+    model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
     weights = [p for name, p in model.named_parameters() if "weight" in name]
     X, L = torch.from_numpy(train.padded), torch.from_numpy(train.lengths)
@@ -562,14 +577,17 @@ def run_torch(datasets, grid_results):
                 ("adam", 0.9, 0.999, 1e-8, MAX_GRAD_NORM):
             raise ValueError(f"the PyTorch loop implements Adam(0.9, 0.999, 1e-8) and clipping "
                              f"at {MAX_GRAD_NORM} only, not {c}")
-        hidden = int(np.atleast_1d(c["hidden_layer_sizes"])[0])
+        sizes = np.atleast_1d(c["hidden_layer_sizes"])
+        if len(set(sizes.tolist())) != 1:
+            raise ValueError(f"the PyTorch model has layers of one size only, not {sizes}")
         width = c.get("frames", 1)  # the grid's Frames step, applied to both splits
         train, test = framed(train, width), framed(test, width)
         runs = []
         for r in g["runs"]:
-            model = torch_model(c["cell"], hidden, train.padded.shape[2], len(train.classes),
-                                c.get("pooling", "last"), r["seed"],
-                                bool(c.get("bidirectional", False)))
+            model = torch_model(c["cell"], int(sizes[0]), train.padded.shape[2],
+                                len(train.classes), c.get("pooling", "last"), r["seed"],
+                                bool(c.get("bidirectional", False)), len(sizes),
+                                float(c.get("dropout", 0.0)))
             rec, _ = torch_fit(model, train, test, c["learning_rate_init"], c["batch_size"],
                                r["n_iter"], c["alpha"], r["seed"])
             runs.append(dict(seed=r["seed"], **rec))
@@ -774,10 +792,11 @@ def _config(p):
     hidden = p.get("hidden_layer_sizes")
     parts = [f"frames of {p['frames']}" if p.get("frames", 1) != 1 else "",
              ("bidirectional " if p.get("bidirectional") else "") + p.get("cell", ""),
-             f"H={np.atleast_1d(hidden)[0]}" if hidden else "",
+             "H=" + "+".join(str(h) for h in np.atleast_1d(hidden)) if hidden else "",
              p.get("pooling", ""), f"lr {p['learning_rate_init']:g}"
              if "learning_rate_init" in p else "", f"batch {p['batch_size']}"
-             if "batch_size" in p else "", f"alpha {p['alpha']:g}" if "alpha" in p else ""]
+             if "batch_size" in p else "", f"alpha {p['alpha']:g}" if "alpha" in p else "",
+             f"dropout {p['dropout']:g}" if p.get("dropout") else ""]
     return ", ".join(x for x in parts if x)
 
 
@@ -899,7 +918,8 @@ def print_tables(results):
               + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + " -->")
     print()
     if has("defaults") or has("grid") or has("torch") or has("vote"):
-        print("### Classification: test accuracy over seeds 0, 1, 2\n")
+        print("### Classification: test accuracy over seeds (0-2 unless the text says "
+              "otherwise)\n")
         print(classification_table(results) + "\n")
     if has("grid"):
         print(f"### The grid search ({CV_FOLDS}-fold CV on the train split)\n")
