@@ -564,14 +564,19 @@ def _jsonable(v):
     return list(v) if isinstance(v, tuple) else v
 
 
+def grid_choices(datasets, grid_results, part):
+    """(name, train, test, the grid part's result) of each data set the grid part has run."""
+    for name, (train, test, _) in datasets.items():
+        if name not in grid_results:
+            log(f"  {part} {name}: no grid result for this label; run --only grid first")
+            continue
+        yield name, train, test, grid_results[name]
+
+
 def run_torch(datasets, grid_results):
     """The grid's chosen configuration in PyTorch, as many epochs as each skrnn refit ran."""
     out = {}
-    for name, (train, test, _) in datasets.items():
-        if name not in grid_results:
-            log(f"  torch {name}: no grid result for this label; run --only grid first")
-            continue
-        g = grid_results[name]
+    for name, train, test, g in grid_choices(datasets, grid_results, "torch"):
         c = g["effective"]  # the refit's parameters
         if (c["solver"], c["beta_1"], c["beta_2"], c["epsilon"], c["max_grad_norm"]) != \
                 ("adam", 0.9, 0.999, 1e-8, MAX_GRAD_NORM):
@@ -601,11 +606,7 @@ def run_vote(datasets, seeds, grid_results):
     """The grid's chosen configuration as a soft vote of VOTE_SIZE seeds, seeds
     VOTE_SIZE * r ... VOTE_SIZE * r + VOTE_SIZE - 1 for each r in ``seeds``."""
     out = {}
-    for name, (train, test, _) in datasets.items():
-        if name not in grid_results:
-            log(f"  vote {name}: no grid result for this label; run --only grid first")
-            continue
-        g = grid_results[name]
+    for name, train, test, g in grid_choices(datasets, grid_results, "vote"):
         params = dict(g["fixed"], **g["best_params"])
         width = params.pop("frames", 1)
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
