@@ -995,6 +995,15 @@ def parse_args(argv):
     p.add_argument("--report", nargs="+", metavar="FILE",
                    help="print the tables of saved results files and exit")
     args = p.parse_args(argv)
+    args.changed = {}
+    for item in args.set:
+        name, eq, value = item.partition("=")
+        if not (eq and name):
+            p.error(f"--set {item}: expected NAME=VALUE, e.g. learning_rate_init=0.003")
+        try:
+            args.changed[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            p.error(f"--set {item}: the value must be a Python literal, e.g. 0.003 or (64,)")
     if args.health_variants is None:
         args.health_variants = []
     elif not args.health_variants:
@@ -1065,9 +1074,7 @@ def main(argv=None):
             log(f"-- {part}")
             t0 = time.perf_counter()
             if part == "defaults":
-                changed = {k: ast.literal_eval(v) for k, v in
-                           (item.split("=", 1) for item in args.set)}
-                ran[part] = run_defaults(datasets, seeds, args.quick, changed)
+                ran[part] = run_defaults(datasets, seeds, args.quick, args.changed)
             elif part == "grid":
                 ran[part] = run_grid(datasets, seeds, grid, fixed)
             elif part == "torch":
