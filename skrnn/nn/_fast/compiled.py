@@ -1,28 +1,35 @@
-"""The compiled kernels of the fast path: each cell's elementwise step as one numba loop.
+"""The compiled kernels of the fast path: each cell's loop over the steps as one numba call.
 
 A step of the NumPy kernels (:mod:`~skrnn.nn._fast.lstm`, ``gru``, ``rnn``) is a GEMM and a
-few ufunc calls, each paying about half a microsecond of call overhead and a pass over memory;
-at the sizes users train (H = 16-64, B = 16-32) the calls cost more than the arithmetic. Here
-the elementwise part of a step, forward or backward, is one compiled loop over (row, column)
-that reads each input once. Everything else is the NumPy kernels' (the classes below subclass
-them): the layouts, the GEMMs bound once per call, the loop over time in ``loop.py``. The fused
-backward step computes its derivatives from the gates as it goes, so the chunked factor passes
-of the NumPy kernels are not needed.
+few ufunc calls, each paying about half a microsecond of call overhead and a pass over memory,
+and the Python loop around them pays again for every step; at the sizes users train (H =
+16-64, B = 16-32) the calls cost more than the arithmetic. Here a call runs many steps:
 
-Each step function takes whole per-step slabs (C-contiguous (rows, B) arrays, so that the
-inner loop over sequences is unit-stride and vectorises) and the number ``n`` of active
-columns; it reads and writes only columns ``:n``.
+- the step functions (:func:`lstm_forward_step` and the others, written like the math) do a
+  step's elementwise work, forward or backward, in one loop over (row, column) that reads each
+  input once; the backward step computes its derivatives from the gates as it goes, so the
+  chunked factor passes of the NumPy kernels are not needed;
+- the loops (:func:`lstm_forward`, :func:`lstm_backward` and the others) run the steps in
+  order, each one's recurrent GEMM included, by a direct call to BLAS (:func:`gemm_acc`);
+- the kernels (:class:`CompiledLSTMKernel` and the others) subclass the NumPy kernels: the same
+  layouts, buffers and loop over chunks of time in ``loop.py``, with ``forward_steps`` and
+  ``backward_steps`` one call to a loop.
+
+Step functions take whole per-step slabs (C-contiguous (rows, B) arrays, so that the inner
+loop over sequences is unit-stride and vectorises) and the number ``n`` of active columns;
+they read and write only columns ``:n``. The loops index whole buffers by step for the same
+reason: numba knows the slab of a C-contiguous buffer is contiguous.
 
 Accuracy. In float64 the steps call libm's ``tanh``: results agree with the NumPy kernels to
 round-off (tested to 1e-12). In float32, ``tanh`` is a rational function (:func:`tanh`),
 within 3.3e-7 of tanh everywhere (a few float32 units in the last place; ``np.tanh`` is
 within 1.4), because libm's scalar ``tanhf`` does not vectorise.
 
-Each step function is compiled when it is first called, for the dtype it is called with, and
-cached on disk by numba (``__pycache__`` beside this module): a process pays numba's import
-(about 0.6 s) and, for the functions it runs, either their compilation (about 1.5 s for the
-LSTM's two steps in one dtype) or loading them from the cache (about 0.2 s). This module is
-imported at the first use of the compiled kernels, never by ``import skrnn``.
+Each loop is compiled when it is first called, for the types it is called with, and cached on
+disk by numba (``__pycache__`` beside this module, or ``NUMBA_CACHE_DIR``): a process pays
+numba's import (about 0.6 s) and, for the loops it runs, either their compilation or loading
+them from the cache (the compile cost is measured by ``benchmarks/bench_estimators.py``). This
+module is imported at the first use of the compiled kernels, never by ``import skrnn``.
 """
 
 import math
@@ -31,13 +38,16 @@ import numpy as np
 
 try:
     import numba
+    from llvmlite import ir
     from numba import types
-    from numba.extending import overload
+    from numba.core import cgutils
+    from numba.extending import intrinsic, overload
+    from numba.np.linalg import ensure_blas, get_blas_kind
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("skrnn's compiled kernels need numba: pip install 'skrnn[fast]', "
                       "or use skrnn.set_config(kernels='numpy')") from exc
 
-from .buffers import bind_gemm_accs, step_slabs, step_views
+from .buffers import bind_gemm_accs, no_gemms
 from .gru import GRUKernel
 from .lstm import LSTMKernel
 from .rnn import RNNKernel
@@ -234,111 +244,296 @@ def softmax_rows(Z):
             Z[k, j] /= s
 
 
-# -- the kernels: the NumPy kernels with these steps -------------------------------------------
+# -- the recurrent GEMM, called from compiled code ----------------------------------------------
+ensure_blas()  # numba's BLAS is scipy's (scipy.linalg.cython_blas): a core dependency
+_ll_char, _ll_voidp = ir.IntType(8), cgutils.voidptr_t
+
+
+@intrinsic
+def _xxgemm(typingctx, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    """``c = a @ b + beta c`` by BLAS's gemm in column-major terms (c (m, n), a (m, k), b (k, n),
+    none transposed, leading dimensions lda, ldb, ldc): a call to numba's own entry point to
+    scipy's BLAS, the one ``np.dot`` uses inside numba, with beta and the leading dimensions
+    ours instead of 0 and the arrays' shapes."""
+    sig = types.int32(m, n, k, a, lda, b, ldb, beta, c, ldc)
+    dtype = c.dtype
+
+    def codegen(context, builder, signature, args):
+        intp = context.get_value_type(types.intp)
+        fnty = ir.FunctionType(ir.IntType(32), [_ll_char, _ll_char, _ll_char, intp, intp, intp,
+                                                _ll_voidp, _ll_voidp, intp, _ll_voidp, intp,
+                                                _ll_voidp, _ll_voidp, intp])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        vals = dict(zip(("m", "n", "k", "a", "lda", "b", "ldb", "beta", "c", "ldc"),
+                        zip(args, signature.args)))
+
+        def size(name):
+            value, ty = vals[name]
+            return context.cast(builder, value, ty, types.intp)
+
+        def data(name):
+            value, ty = vals[name]
+            return builder.bitcast(context.make_array(ty)(context, builder, value).data, _ll_voidp)
+
+        alpha = cgutils.alloca_once_value(builder, context.get_constant(dtype, 1.0))
+        beta = cgutils.alloca_once_value(builder, context.cast(builder, *vals["beta"], dtype))
+        notrans = ir.Constant(_ll_char, ord("n"))
+        return builder.call(fn, (ir.Constant(_ll_char, ord(get_blas_kind(dtype))), notrans,
+                                 notrans, size("m"), size("n"), size("k"),
+                                 builder.bitcast(alpha, _ll_voidp), data("a"), size("lda"),
+                                 data("b"), size("ldb"), builder.bitcast(beta, _ll_voidp),
+                                 data("c"), size("ldc")))
+
+    return sig, codegen
+
+
+@_compile
+def gemm_acc(out, W, x, n):
+    """``out[:, :n] += W @ x[:, :n]``, one BLAS gemm with beta = 1.
+
+    out (R, B), W (R, K) and x (K, B) are row-major (unit stride along a row, any row stride),
+    as the slabs of the kernels' buffers are. In BLAS's column-major terms this is
+    ``out^T[:n] += x^T[:n] @ W^T``: the same memory, nothing transposed or copied.
+    """
+    size = out.itemsize
+    if out.strides[1] != size or W.strides[1] != size or x.strides[1] != size:
+        raise ValueError("gemm_acc needs rows of unit stride")
+    if n > 0:
+        _xxgemm(n, W.shape[0], W.shape[1], x, x.strides[0] // size, W, W.strides[0] // size,
+                out.dtype.type(1), out, out.strides[0] // size)
+
+
+# -- the loops over time: each kernel's steps, one call for many -------------------------------
+# Step s of a call is step t[s] of the buffers: it reads state slot i_prev[s] (forward) and
+# writes slot i_out[s], with n[s] sequences active; backward, it adds to the gradient of step
+# t_prev[s] for the m[s] sequences that have one. ``recurrent`` False skips the recurrent GEMMs
+# (a stepper's gates already hold the recurrent term).
+@_compile
+def lstm_forward(W_hh_s, Z, rows, TC, HS, t, i_prev, i_out, n, recurrent):
+    """LSTM steps in order: ``a += W_hh_s h_prev``, then :func:`lstm_forward_step`.
+
+    Z (K+1, 5H, B) holds the gates a (4H, B) of step t in ``Z[t, g0:g0+4H]`` and the cell
+    state it reads in ``Z[t+p, c0:c0+H]`` and writes in ``Z[t+q, c0:c0+H]``, ``rows`` =
+    (g0, c0, p, q) (the kernel's layout: whole-buffer slabs, which numba knows are
+    contiguous). TC (K or 1, H, B) tanh(c), HS (slots, H, B) states; W_hh_s (4H, H).
+    """
+    H = W_hh_s.shape[1]
+    g0, c0, p, q = rows
+    one_tc = TC.shape[0] == 1
+    for s in range(t.shape[0]):
+        k = t[s]
+        a = Z[k, g0 : g0 + 4 * H]
+        if recurrent:
+            gemm_acc(a, W_hh_s, HS[i_prev[s]], n[s])
+        lstm_forward_step(a, Z[k + p, c0 : c0 + H], Z[k + q, c0 : c0 + H],
+                          TC[0 if one_tc else k], HS[i_out[s]], n[s])
+
+
+@_compile
+def lstm_backward(W_hhT, Z, rows, TC, dH, dc, t, t_prev, n, m):
+    """LSTM steps in backward order: :func:`lstm_backward_step`, then
+    ``dh_prev += W_hh^T dZ`` for the m sequences with a previous step.
+
+    Z and ``rows`` as in :func:`lstm_forward`: the gates, overwritten with dZ, and the cell
+    states. TC (T, H, B); dH (T, H, B) dL/dh_t; dc (H, B) dL/dc from later steps; W_hhT
+    (H, 4H).
+    """
+    H = W_hhT.shape[0]
+    g0, c0, p, q = rows
+    for s in range(t.shape[0]):
+        k = t[s]
+        a = Z[k, g0 : g0 + 4 * H]
+        lstm_backward_step(a, Z[k + p, c0 : c0 + H], TC[k], dH[k], dc, n[s])
+        if m[s] > 0:
+            gemm_acc(dH[t_prev[s]], W_hhT, a, m[s])
+
+
+@_compile
+def gru_forward(W_hrz_s, W_hn, A, HN, HS, t, i_prev, i_out, n, recurrent):
+    """GRU steps in order: ``rz += W_hrz_s h_prev``, ``hn += W_hn h_prev``, then
+    :func:`gru_forward_step`.
+
+    A (T, 3H, B) gates, HN (T, H, B) holding b_hn, HS (slots, H, B) states; W_hrz_s (2H, H),
+    W_hn (H, H).
+    """
+    H = W_hn.shape[0]
+    for s in range(t.shape[0]):
+        a, hn, h_prev = A[t[s]], HN[t[s]], HS[i_prev[s]]
+        if recurrent:
+            gemm_acc(a[: 2 * H], W_hrz_s, h_prev, n[s])
+            gemm_acc(hn, W_hn, h_prev, n[s])
+        gru_forward_step(a, hn, h_prev, HS[i_out[s]], n[s])
+
+
+@_compile
+def gru_backward(W_hhT, A, HN, H_prev, dH, dGh, t, t_prev, n, m):
+    """GRU steps in backward order: :func:`gru_backward_step`, then ``dh_prev += W_hh^T dGh``
+    for the m sequences with a previous step.
+
+    A (T, 3H, B) gates, HN, H_prev (T, H, B), dH (T, H, B) dL/dh_t, dGh (T, 3H, B) output;
+    W_hhT (H, 3H).
+    """
+    for s in range(t.shape[0]):
+        dh = dH[t[s]]
+        dh_prev = dH[t_prev[s]] if m[s] > 0 else dh  # (unused without a previous step)
+        gru_backward_step(A[t[s]], HN[t[s]], H_prev[t[s]], dh, dGh[t[s]], dh_prev, n[s], m[s])
+        if m[s] > 0:
+            gemm_acc(dh_prev, W_hhT, dGh[t[s]], m[s])
+
+
+@_compile
+def rnn_forward(W_hh, HS, t, i_prev, i_out, n, relu, recurrent):
+    """Vanilla RNN steps in order: ``h += W_hh h_prev``, then the activation in place.
+
+    HS (slots, H, B) states, the slots steps write holding their input projections; W_hh
+    (H, H).
+    """
+    for s in range(t.shape[0]):
+        h = HS[i_out[s]]
+        if recurrent:
+            gemm_acc(h, W_hh, HS[i_prev[s]], n[s])
+        if relu:
+            rnn_relu_forward_step(h, n[s])
+        else:
+            rnn_tanh_forward_step(h, n[s])
+
+
+@_compile
+def rnn_backward(W_hhT, H_out, dZ, t, t_prev, n, m, relu):
+    """Vanilla RNN steps in backward order: dZ = dh act'(h) in place, then
+    ``dh_prev += W_hh^T dZ`` for the m sequences with a previous step.
+
+    H_out (T, H, B) outputs; dZ (T, H, B) dL/dh_t, overwritten with dL/d(pre-activation);
+    W_hhT (H, H).
+    """
+    for s in range(t.shape[0]):
+        dz = dZ[t[s]]
+        if relu:
+            rnn_relu_backward_step(dz, H_out[t[s]], n[s])
+        else:
+            rnn_tanh_backward_step(dz, H_out[t[s]], n[s])
+        if m[s] > 0:
+            gemm_acc(dZ[t_prev[s]], W_hhT, dz, m[s])
+
+
+# -- the kernels: the NumPy kernels with these loops ---------------------------------------------
+class Steps:
+    """The steps of one call to a compiled loop: the buffers they index and, per step in
+    processing order, the columns of :func:`~skrnn.nn._fast.loop.time_steps` (or of the
+    backward steps) as int64 arrays. Slicing takes some of the steps over the same buffers
+    (a kept inference ring runs part of its steps).
+
+    Parameters
+    ----------
+    buffers : tuple
+        The arrays the loop reads and writes, in its order.
+    cols : list of list of int
+        The step columns, in the loop's order.
+    """
+
+    def __init__(self, buffers, cols):
+        self.buffers = buffers
+        self.cols = cols if isinstance(cols, np.ndarray) else np.array(cols, dtype=np.int64)
+
+    def __len__(self):
+        return self.cols.shape[1]
+
+    def __getitem__(self, steps):
+        return Steps(self.buffers, self.cols[:, steps])
+
+    __iter__ = None  # one call runs all the steps: they are not taken one by one
+
+
+def _recurrent(gemms):
+    """Whether a kernel's ``forward_args`` was asked for the recurrent GEMMs
+    (:func:`~skrnn.nn._fast.buffers.no_gemms` skips them)."""
+    return gemms is not no_gemms
+
+
+def _rows(a):
+    """``a`` with rows of unit stride, as :func:`gemm_acc` needs (a copy only if not)."""
+    return a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+
+
 class CompiledLSTMKernel(LSTMKernel):
-    """:class:`~skrnn.nn._fast.lstm.LSTMKernel` with each step's elementwise work compiled."""
+    """:class:`~skrnn.nn._fast.lstm.LSTMKernel` with its loops over the steps compiled."""
+
+    def allocate(self, w, T, B, ws, keep, reverse, padded, chunk, slots, HS=None):
+        """The buffers of :meth:`LSTMKernel.allocate`, and ``rows``: where the gates and the
+        cell states of a step are in ``Z`` (:func:`lstm_forward`)."""
+        bufs = super().allocate(w, T, B, ws, keep, reverse, padded, chunk, slots, HS)
+        H = w["W_hh_s"].shape[1]
+        bufs["rows"] = (H, 0, 1, 0) if reverse else (0, 4 * H, 0, 1)
+        return bufs
 
     def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
-        """Per step: (recurrent GEMM, a, c_prev, c, tanh_c, h, n), slabs of whole columns."""
-        t, i_prev, i_out, n = cols
-        A, HS, TC = bufs["A"], bufs["HS"], bufs["TC"]
-        return zip(
-            gemms(step_views(A, t, n), w["W_hh_s"], step_views(HS, i_prev, n)),
-            step_slabs(A, t), step_slabs(bufs["C_prev"], t), step_slabs(bufs["C_out"], t),
-            step_slabs(TC, t) if len(TC) > 1 else [TC[0]] * len(t),
-            step_slabs(HS, i_out), n)
+        """The steps of :func:`lstm_forward` (a :class:`Steps`)."""
+        return Steps((w["W_hh_s"], bufs["Z"], bufs["rows"], bufs["TC"], bufs["HS"],
+                      _recurrent(gemms)), cols)
 
     def forward_steps(self, w, args):
-        """Steps in order: ``a += W_hh_s h_prev``, then :func:`lstm_forward_step`."""
-        step = lstm_forward_step
-        for recurrent, a, c_prev, c, tanh_c, h, n in args:
-            recurrent()
-            step(a, c_prev, c, tanh_c, h, n)
+        """Run the steps: :func:`lstm_forward`."""
+        W_hh_s, Z, rows, TC, HS, recurrent = args.buffers
+        lstm_forward(W_hh_s, Z, rows, TC, HS, *args.cols, recurrent)
 
     def start_backward(self, bufs, dY, chunk, ws):
         """Backward state: dY (T, H, B), dL/dh_t, and dc (H, B), dL/dc_t."""
         T, H, B = dY.shape
-        return {"dH": dY, "dc": ws.zeros((H, B), dY.dtype)}
+        return {"dH": _rows(dY), "dc": ws.zeros((H, B), dY.dtype)}
 
     def factors(self, bufs, bwd, lo, hi, reverse):
         """Nothing: the compiled backward step computes its factors from the gates."""
 
     def backward_args(self, w, bufs, bwd, cols, lo):
-        """Per step: (a, c_prev, tanh_c, dh, dc, n, recurrent GEMM or None)."""
-        t, t_prev, n, m = cols
-        A, dH = bufs["A"], bwd["dH"]
-        return zip(
-            step_slabs(A, t), step_slabs(bufs["C_prev"], t), step_slabs(bufs["TC"], t),
-            step_slabs(dH, t), [bwd["dc"]] * len(t), n,
-            bind_gemm_accs(step_views(dH, t_prev, m), w["W_hhT"], step_views(A, t, m)))
+        """The steps of :func:`lstm_backward` (a :class:`Steps`)."""
+        return Steps((w["W_hhT"], bufs["Z"], bufs["rows"], bufs["TC"], bwd["dH"], bwd["dc"]),
+                     cols)
 
     def backward_steps(self, w, args):
-        """Steps in backward order: :func:`lstm_backward_step`, then
-        ``dh_prev += W_hh^T dZ`` for the sequences with a previous step."""
-        step = lstm_backward_step
-        for a, c_prev, tanh_c, dh, dc, n, recurrent in args:
-            step(a, c_prev, tanh_c, dh, dc, n)
-            if recurrent is not None:
-                recurrent()
+        """Run the steps: :func:`lstm_backward`."""
+        lstm_backward(*args.buffers, *args.cols)
 
 
 class CompiledGRUKernel(GRUKernel):
-    """:class:`~skrnn.nn._fast.gru.GRUKernel` with each step's elementwise work compiled."""
+    """:class:`~skrnn.nn._fast.gru.GRUKernel` with its loops over the steps compiled."""
+
+    def prepare(self, w, for_backward=True, empty=np.empty):
+        """As :meth:`GRUKernel.prepare`, with ``W_hn`` in rows of unit stride."""
+        prepared = super().prepare(w, for_backward, empty)
+        prepared["W_hn"] = _rows(prepared["W_hn"])
+        return prepared
 
     def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
-        """Per step: (recurrent GEMMs rz and n, a, hn, h_prev, h, n), slabs of whole columns."""
-        t, i_prev, i_out, n = cols
-        A, HS, HN = bufs["A"], bufs["HS"], bufs["HN"]
-        H = HS.shape[1]
-        h_prev = step_views(HS, i_prev, n)
-        return zip(
-            gemms(step_views(A[:, : 2 * H], t, n), w["W_hrz_s"], h_prev),
-            gemms(step_views(HN, t, n), w["W_hn"], h_prev),
-            step_slabs(A, t), step_slabs(HN, t), step_slabs(HS, i_prev), step_slabs(HS, i_out),
-            n)
+        """The steps of :func:`gru_forward` (a :class:`Steps`)."""
+        return Steps((w["W_hrz_s"], w["W_hn"], bufs["A"], bufs["HN"], bufs["HS"],
+                      _recurrent(gemms)), cols)
 
     def forward_steps(self, w, args):
-        """Steps in order: ``rz += W_hrz_s h_prev``, ``hn += W_hn h_prev``, then
-        :func:`gru_forward_step`."""
-        step = gru_forward_step
-        for recurrent_rz, recurrent_n, a, hn, h_prev, h, n in args:
-            recurrent_rz()
-            recurrent_n()
-            step(a, hn, h_prev, h, n)
+        """Run the steps: :func:`gru_forward`."""
+        W_hrz_s, W_hn, A, HN, HS, recurrent = args.buffers
+        gru_forward(W_hrz_s, W_hn, A, HN, HS, *args.cols, recurrent)
 
     def start_backward(self, bufs, dY, chunk, ws):
         """Backward state: dY (T, H, B), dL/dh_t, and dGh (T, 3H, B), the gradients w.r.t.
         the recurrent pre-activations."""
         T, H, B = dY.shape
-        return {"dH": dY, "dGh": ws.empty((T, 3 * H, B), dY.dtype)}
+        return {"dH": _rows(dY), "dGh": ws.empty((T, 3 * H, B), dY.dtype)}
 
     def factors(self, bufs, bwd, lo, hi, reverse):
         """Nothing: the compiled backward step computes its factors from the gates."""
 
     def backward_args(self, w, bufs, bwd, cols, lo):
-        """Per step: (a, hn, h_prev, dh, dGh, dh_prev, n, m, recurrent GEMM or None);
-        dh_prev is dh itself, unused, for the steps without a previous one (m = 0)."""
-        t, t_prev, n, m = cols
-        A, dH, dGh = bufs["A"], bwd["dH"], bwd["dGh"]
-        dh = step_slabs(dH, t)
-        dh_prev = [d if p is None else p for d, p in zip(dh, step_slabs(dH, t_prev))]
-        return zip(
-            step_slabs(A, t), step_slabs(bufs["HN"], t), step_slabs(bufs["H_prev"], t), dh,
-            step_slabs(dGh, t), dh_prev, n, m,
-            bind_gemm_accs(step_views(dH, t_prev, m), w["W_hhT"], step_views(dGh, t, m)))
+        """The steps of :func:`gru_backward` (a :class:`Steps`)."""
+        return Steps((w["W_hhT"], bufs["A"], bufs["HN"], bufs["H_prev"], bwd["dH"],
+                      bwd["dGh"]), cols)
 
     def backward_steps(self, w, args):
-        """Steps in backward order: :func:`gru_backward_step`, then
-        ``dh_prev += W_hh^T dGh`` for the sequences with a previous step."""
-        step = gru_backward_step
-        for a, hn, h_prev, dh, dGh, dh_prev, n, m, recurrent in args:
-            step(a, hn, h_prev, dh, dGh, dh_prev, n, m)
-            if recurrent is not None:
-                recurrent()
+        """Run the steps: :func:`gru_backward`."""
+        gru_backward(*args.buffers, *args.cols)
 
 
 class CompiledRNNKernel(RNNKernel):
-    """:class:`~skrnn.nn._fast.rnn.RNNKernel` with each step's activation compiled.
+    """:class:`~skrnn.nn._fast.rnn.RNNKernel` with its loops over the steps compiled.
 
     Parameters
     ----------
@@ -346,44 +541,26 @@ class CompiledRNNKernel(RNNKernel):
         The nonlinearity.
     """
 
-    def __init__(self, activation):
-        super().__init__(activation)
-        relu = activation == "relu"
-        self._forward_step = rnn_relu_forward_step if relu else rnn_tanh_forward_step
-        self._backward_step = rnn_relu_backward_step if relu else rnn_tanh_backward_step
-
     def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
-        """Per step: (recurrent GEMM, h, n), h the whole slab of the step's output."""
-        t, i_prev, i_out, n = cols
-        HS = bufs["HS"]
-        return zip(gemms(step_views(HS, i_out, n), w["W_hh"], step_views(HS, i_prev, n)),
-                   step_slabs(HS, i_out), n)
+        """The steps of :func:`rnn_forward` (a :class:`Steps`)."""
+        return Steps((w["W_hh"], bufs["HS"], _recurrent(gemms)), cols)
 
     def forward_steps(self, w, args):
-        """Steps in order: ``h += W_hh h_prev``, then the activation in place."""
-        step = self._forward_step
-        for recurrent, h, n in args:
-            recurrent()
-            step(h, n)
+        """Run the steps: :func:`rnn_forward`."""
+        W_hh, HS, recurrent = args.buffers
+        rnn_forward(W_hh, HS, *args.cols, self.activation == "relu", recurrent)
 
     def start_backward(self, bufs, dY, chunk, ws):
         """Backward state: dY (T, H, B), overwritten step by step with dZ."""
-        return {"dZ": dY}
+        return {"dZ": _rows(dY)}
 
     def factors(self, bufs, bwd, lo, hi, reverse):
         """Nothing: the compiled backward step computes the derivative from the outputs."""
 
     def backward_args(self, w, bufs, bwd, cols, lo):
-        """Per step: (dh, h, n, recurrent GEMM or None)."""
-        t, t_prev, n, m = cols
-        dZ = bwd["dZ"]
-        return zip(step_slabs(dZ, t), step_slabs(bufs["H_out"], t), n,
-                   bind_gemm_accs(step_views(dZ, t_prev, m), w["W_hhT"], step_views(dZ, t, m)))
+        """The steps of :func:`rnn_backward` (a :class:`Steps`)."""
+        return Steps((w["W_hhT"], bufs["H_out"], bwd["dZ"]), cols)
 
     def backward_steps(self, w, args):
-        """Steps in backward order: dZ = dh act'(h) in place, then ``dh_prev += W_hh^T dZ``."""
-        step = self._backward_step
-        for dh, h, n, recurrent in args:
-            step(dh, h, n)
-            if recurrent is not None:
-                recurrent()
+        """Run the steps: :func:`rnn_backward`."""
+        rnn_backward(*args.buffers, *args.cols, self.activation == "relu")

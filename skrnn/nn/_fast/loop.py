@@ -106,7 +106,7 @@ def kept_ring(kernel, w, T, B, state0, reverse, chunk):
     if kept is None:
         w_own = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in w.items()}
         bufs = kernel.allocate(w_own, T, B, Unpooled, False, reverse, False, chunk, chunk + 1)
-        args = list(kernel.forward_args(w_own, bufs, time_steps([B] * chunk, reverse)))
+        args = reusable(kernel.forward_args(w_own, bufs, time_steps([B] * chunk, reverse)))
         kept = (w_own, bufs, args)
     else:
         w_own = kept[0]
@@ -118,6 +118,12 @@ def kept_ring(kernel, w, T, B, state0, reverse, chunk):
     while len(rings) > KEPT_RINGS:
         rings.popitem(last=False)
     return dict(kept[1]), kept[0], kept[2]
+
+
+def reusable(args):
+    """A kernel's per-step arguments in a form that runs again and slices: the NumPy kernels'
+    (an iterator) as a list, the compiled kernels' (:class:`~.compiled.Steps`) as they are."""
+    return args if hasattr(args, "__getitem__") else list(args)
 
 
 def time_steps(n, reverse):
@@ -366,7 +372,8 @@ class Stepper:
         HS = Zs[:, D : D + H]
         self.bufs = kernel.allocate(w, 1, n, Unpooled, False, False, False, 1, 2, HS=HS)
         self.gemvs = [(W, self.bufs[name][0]) for name, W in gemvs]
-        self.args = list(kernel.forward_args(w, self.bufs, time_steps([n], False), no_gemms))
+        self.args = reusable(kernel.forward_args(w, self.bufs, time_steps([n], False),
+                                                 no_gemms))
         for name in kernel.states:
             self.bufs[name][0] = 0
         self.z, self.x, self.h = Zs[0], Zs[0, :D], HS[0]
