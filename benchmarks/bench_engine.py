@@ -451,7 +451,7 @@ def main(argv=None):
     log(f"single-thread float32 GEMM 2048x2048: {gemm_peak:.1f} GFLOP/s")
     if "numba" in kernels:
         from skrnn.nn._fast import compiled
-        log(f"compiled kernels: numba {compiled.numba.__version__} (each step compiled, or "
+        log(f"compiled kernels: numba {compiled.numba.__version__} (each loop compiled, or "
             "loaded from numba's cache, at its first call: the warm-up before timing)")
     log(f"grid: {grid}, repeats={repeats}, min_time={args.min_time}s, "
         f"settle={args.settle}s (more than one thread)\n")

@@ -79,7 +79,7 @@ part (see :func:`estimator_time`), and the input validation of one predict.
 
 With numba among the kernels, the script first reports what the compiled kernels cost at
 their first use: the seconds to import numba, and what the first training step of an LSTM and
-of a GRU (float32) costs beyond a second one, which is when their steps are compiled, in a
+of a GRU (float32) costs beyond a second one, which is when their loops are compiled, in a
 fresh process with an empty numba cache (compilation) and again with the cache that left
 (loading it), the cache in a new temporary directory (``NUMBA_CACHE_DIR``) so that an existing
 cache next to the module is not used (``--no-compile-cost`` skips this).
@@ -456,7 +456,7 @@ import numba
 numba_s = time.perf_counter() - t0
 first_use = 0.0
 with skrnn.config_context(kernels="numba"):
-    for cell in ("lstm", "gru"):  # the first training step compiles (or loads) its steps
+    for cell in ("lstm", "gru"):  # the first training step compiles (or loads) its loops
         net = RecurrentNetwork(cell, 2, (8,), 2)
         theta = net.init_params(np.random.default_rng(0), np.float32)
         X, lengths, y = np.ones((4, 3, 2), np.float32), np.full(4, 3), np.zeros(4, int)
@@ -472,7 +472,7 @@ print(numba_s, first_use)
 
 def compile_cost():
     """Seconds to import numba, and what the first training step of an LSTM and of a GRU in
-    float32 costs beyond a second one (their compiled steps, forward and backward) with an
+    float32 costs beyond a second one (their compiled loops, forward and backward) with an
     empty numba cache and then with the cache that run left, each in a fresh process:
     (numba, empty, cached)."""
     code = _IMPORT_COMPILED.format(root=str(Path(__file__).resolve().parents[1]))

@@ -92,6 +92,38 @@ def test_float32_compiled_and_numpy_kernels_agree_within_the_stated_bound(cell, 
     assert np.abs(grad_nb - grad_np).max() <= FLOAT32_GRAD_RTOL * np.abs(grad_np).max()
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_loops_gemm_adds_the_product_to_the_active_columns_only(dtype):
+    """gemm_acc, the compiled loops' recurrent GEMM: out[:, :n] += W @ x[:, :n] on slabs of
+    larger buffers (row strides that are not the row length), every other entry untouched."""
+    rng = np.random.default_rng(6)
+    W = rng.normal(size=(12, 5)).astype(dtype)
+    Z = rng.normal(size=(3, 10, 8)).astype(dtype)  # x: 5 rows of a gate buffer's slab
+    out_buffer = rng.normal(size=(2, 15, 8)).astype(dtype)
+    out, x = out_buffer[1, 3:], Z[1, 2:7]
+    for n in (8, 6, 0):
+        expected, before = out.copy(), out_buffer.copy()
+        expected[:, :n] += W @ x[:, :n]
+        compiled.gemm_acc(out, W, x, n)
+        tol = 1e-14 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+        np.testing.assert_array_equal(out_buffer[0], before[0])
+        np.testing.assert_array_equal(out_buffer[1, :3], before[1, :3])
+    with pytest.raises(ValueError, match="unit stride"):
+        compiled.gemm_acc(out, W, Z[1, 2:7, ::2], 4)
+
+
+def test_steps_slice_the_steps_and_keep_the_buffers():
+    buffers = (np.zeros(3), True)
+    steps = compiled.Steps(buffers, [[0, 1, 2, 3], [0, 1, 2, 3], [1, 2, 3, 4], [5, 5, 4, 2]])
+    assert len(steps) == 4 and steps.cols.dtype == np.int64
+    part = steps[1:3]
+    assert part.buffers is buffers and len(part) == 2
+    np.testing.assert_array_equal(part.cols, [[1, 2], [1, 2], [2, 3], [5, 4]])
+    with pytest.raises(TypeError):
+        iter(steps)  # one call runs them all
+
+
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-14), (np.float32, 1e-6)])
 def test_compiled_softmax_equals_numpy(dtype, rtol):
     """A stream's head (compiled with the kernels) against the NumPy reference, with rows
