@@ -1,10 +1,9 @@
 """The compiled kernels (``skrnn.nn._fast.compiled``, numba) and the setting that chooses them.
 
-With numba installed, "auto" runs the LSTM and GRU on the compiled kernels and the vanilla RNN
-on the NumPy kernels, so the engine's tests (test_fast_path.py and others, against the
-step-by-step reference to 1e-12 in float64) check those. This module runs the same tests with
-the choice swapped: the LSTM and GRU on the NumPy kernels, the vanilla RNN compiled. So every
-cell on both kernels equals the reference to 1e-12 in float64. Then float32, where the compiled
+With numba installed, "auto" runs every cell on the compiled kernels, so the engine's tests
+(test_fast_path.py and others, against the step-by-step reference to 1e-12 in float64) check
+those. This module runs the same tests with the choice swapped: every cell on the NumPy
+kernels. So every cell on both kernels equals the reference to 1e-12 in float64. Then float32, where the compiled
 steps use a rational tanh, against a stated bound; the setting itself; estimators end to end.
 """
 
@@ -45,13 +44,14 @@ TANH_ATOL = 3.3e-7
 
 @pytest.fixture(autouse=True)
 def swapped_kernels(monkeypatch):
-    """"auto" runs the cells it would not run compiled, compiled, and the others on NumPy."""
-    monkeypatch.setattr(fast, "AUTO_COMPILED", {"rnn"})
+    """"auto" runs on NumPy the cells it would run compiled (all of them)."""
+    assert fast.AUTO_COMPILED == {"lstm", "gru", "rnn"}
+    monkeypatch.setattr(fast, "AUTO_COMPILED", set())
 
 
 def test_the_swap_reaches_the_kernels():
-    for cell, expected in (("lstm", False), ("gru", False), ("rnn", True)):
-        assert fast.use_compiled(cell) is expected, cell
+    for cell in ("lstm", "gru", "rnn"):
+        assert not fast.use_compiled(cell), cell
 
 
 # -- float32 -------------------------------------------------------------------------------
@@ -216,12 +216,14 @@ def test_without_numba_forcing_the_compiled_kernels_says_how_to_install_them():
 
 
 def test_importing_skrnn_does_not_import_numba():
-    out = run_python("import sys, numpy as np, skrnn\n"
-                     "assert 'numba' not in sys.modules\n"
-                     "skrnn.RNNClassifier('rnn', (2,), max_iter=1).fit(np.zeros((4, 3, 1)), "
-                     "[0, 1, 0, 1])\n"
-                     "assert 'numba' not in sys.modules  # auto runs the vanilla RNN on NumPy\n")
-    assert out.returncode == 0, out.stderr
+    code = ("import sys, numpy as np, skrnn\n"
+            "assert 'numba' not in sys.modules\n"
+            "skrnn.RNNClassifier('rnn', (2,), max_iter=1).fit(np.zeros((4, 3, 1)), [0, 1, 0, 1])\n"
+            "print('numba' in sys.modules)\n")
+    numpy_kernels = run_python(code, SKRNN_KERNELS="numpy")
+    assert numpy_kernels.stdout.strip() == "False", numpy_kernels.stderr
+    auto = run_python(code)  # the first use of the compiled kernels imports numba
+    assert auto.stdout.strip() == "True", auto.stderr
 
 
 # -- estimators end to end -----------------------------------------------------------------

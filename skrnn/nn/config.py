@@ -54,12 +54,12 @@ def set_config(kernels=None):
     Parameters
     ----------
     kernels : {"auto", "numba", "numpy"}, default=None
-        Which kernels run the per-step work of the engine. "numpy": the NumPy kernels.
+        Which kernels run the engine's loops over time. "numpy": the NumPy kernels.
         "numba": compiled kernels (needs numba, ``pip install skrnn[fast]``; an
         ``ImportError`` says so otherwise). "auto": the compiled kernels where numba is
-        installed and they measured faster (the LSTM and the GRU), the NumPy kernels
-        elsewhere (the vanilla RNN, or without numba). None leaves the setting unchanged. The environment variable
-        ``SKRNN_KERNELS`` sets the value a process starts with.
+        installed and they measured faster (every cell), the NumPy kernels without numba.
+        None leaves the setting unchanged. The environment variable ``SKRNN_KERNELS`` sets
+        the value a process starts with.
 
     Examples
     --------

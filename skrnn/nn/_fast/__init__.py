@@ -25,8 +25,9 @@ __all__ = ["kernel", "prepare", "forward", "backward", "release", "clear_workspa
 
 
 # The cells "auto" runs with the compiled kernels: where they measured faster than the NumPy
-# kernels, in float32 and in float64 (benchmarks/README.md, the compiled kernels' run).
-AUTO_COMPILED = {"lstm", "gru"}
+# kernels (benchmarks/README.md, the compiled loops' runs): every cell, at every point of the
+# engine's grid.
+AUTO_COMPILED = {"lstm", "gru", "rnn"}
 
 
 @lru_cache(maxsize=None)

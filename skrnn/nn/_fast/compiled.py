@@ -298,9 +298,9 @@ def gemm_acc(out, W, x, n):
     size = out.itemsize
     if out.strides[1] != size or W.strides[1] != size or x.strides[1] != size:
         raise ValueError("gemm_acc needs rows of unit stride")
-    if n > 0:
-        _xxgemm(n, W.shape[0], W.shape[1], x, x.strides[0] // size, W, W.strides[0] // size,
-                out.dtype.type(1), out, out.strides[0] // size)
+    if n > 0 and _xxgemm(n, W.shape[0], W.shape[1], x, x.strides[0] // size, W,
+                         W.strides[0] // size, out.dtype.type(1), out, out.strides[0] // size):
+        raise RuntimeError("scipy's BLAS gemm could not be called")
 
 
 # -- the loops over time: each kernel's steps, one call for many -------------------------------
