@@ -111,6 +111,17 @@ def test_the_loops_gemm_adds_the_product_to_the_active_columns_only(dtype):
         np.testing.assert_array_equal(out_buffer[1, :3], before[1, :3])
     with pytest.raises(ValueError, match="unit stride"):
         compiled.gemm_acc(out, W, Z[1, 2:7, ::2], 4)
+    # one sequence and a large matrix: the gemv route
+    W = rng.normal(size=(256, 64)).astype(dtype)
+    assert W.size >= compiled._GEMV_FROM
+    Z = rng.normal(size=(2, 70, 1)).astype(dtype)
+    out_buffer = rng.normal(size=(2, 260, 1)).astype(dtype)
+    expected, before = out_buffer[1, 4:].copy(), out_buffer.copy()
+    expected += W @ Z[1, 3:67]
+    compiled.gemm_acc(out_buffer[1, 4:], W, Z[1, 3:67], 1)
+    np.testing.assert_allclose(out_buffer[1, 4:], expected, rtol=tol, atol=100 * tol)
+    np.testing.assert_array_equal(out_buffer[1, :4], before[1, :4])
+    np.testing.assert_array_equal(out_buffer[0], before[0])
 
 
 def test_steps_slice_the_steps_and_keep_the_buffers():

@@ -249,14 +249,31 @@ ensure_blas()  # numba's BLAS is scipy's (scipy.linalg.cython_blas): a core depe
 _ll_char, _ll_voidp = ir.IntType(8), cgutils.voidptr_t
 
 
+def _blas_args(context, builder, signature, args, kind_of):
+    """An intrinsic's arguments as numba's BLAS entry points take them: arrays as data
+    pointers, integers as intp, floats as a pointer to a value of the dtype of argument
+    ``kind_of``; preceded by the BLAS kind of that dtype ('s', 'd')."""
+    dtype = signature.args[kind_of].dtype
+    values = [ir.Constant(_ll_char, ord(get_blas_kind(dtype)))]
+    for value, ty in zip(args, signature.args):
+        if isinstance(ty, types.Array):
+            data = context.make_array(ty)(context, builder, value).data
+            values.append(builder.bitcast(data, _ll_voidp))
+        elif isinstance(ty, types.Float):
+            slot = cgutils.alloca_once_value(builder, context.cast(builder, value, ty, dtype))
+            values.append(builder.bitcast(slot, _ll_voidp))
+        else:
+            values.append(context.cast(builder, value, ty, types.intp))
+    return values
+
+
 @intrinsic
-def _xxgemm(typingctx, m, n, k, a, lda, b, ldb, beta, c, ldc):
-    """``c = a @ b + beta c`` by BLAS's gemm in column-major terms (c (m, n), a (m, k), b (k, n),
-    none transposed, leading dimensions lda, ldb, ldc): a call to numba's own entry point to
-    scipy's BLAS, the one ``np.dot`` uses inside numba, with beta and the leading dimensions
-    ours instead of 0 and the arrays' shapes."""
-    sig = types.int32(m, n, k, a, lda, b, ldb, beta, c, ldc)
-    dtype = c.dtype
+def _xxgemm(typingctx, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """``c = alpha a @ b + beta c`` by BLAS's gemm in column-major terms (c (m, n), a (m, k),
+    b (k, n), none transposed, leading dimensions lda, ldb, ldc): numba's own entry point to
+    scipy's BLAS, the one ``np.dot`` uses inside numba, with our leading dimensions and beta
+    instead of the arrays' shapes and 0."""
+    sig = types.int32(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
     def codegen(context, builder, signature, args):
         intp = context.get_value_type(types.intp)
@@ -264,43 +281,58 @@ def _xxgemm(typingctx, m, n, k, a, lda, b, ldb, beta, c, ldc):
                                                 _ll_voidp, _ll_voidp, intp, _ll_voidp, intp,
                                                 _ll_voidp, _ll_voidp, intp])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
-        vals = dict(zip(("m", "n", "k", "a", "lda", "b", "ldb", "beta", "c", "ldc"),
-                        zip(args, signature.args)))
-
-        def size(name):
-            value, ty = vals[name]
-            return context.cast(builder, value, ty, types.intp)
-
-        def data(name):
-            value, ty = vals[name]
-            return builder.bitcast(context.make_array(ty)(context, builder, value).data, _ll_voidp)
-
-        alpha = cgutils.alloca_once_value(builder, context.get_constant(dtype, 1.0))
-        beta = cgutils.alloca_once_value(builder, context.cast(builder, *vals["beta"], dtype))
+        kind, *rest = _blas_args(context, builder, signature, args, kind_of=9)
         notrans = ir.Constant(_ll_char, ord("n"))
-        return builder.call(fn, (ir.Constant(_ll_char, ord(get_blas_kind(dtype))), notrans,
-                                 notrans, size("m"), size("n"), size("k"),
-                                 builder.bitcast(alpha, _ll_voidp), data("a"), size("lda"),
-                                 data("b"), size("ldb"), builder.bitcast(beta, _ll_voidp),
-                                 data("c"), size("ldc")))
+        return builder.call(fn, [kind, notrans, notrans, *rest])
 
     return sig, codegen
 
 
+@intrinsic
+def _xxgemv(typingctx, m, n, alpha, a, lda, x, beta, y):
+    """``y = alpha a^T x + beta y`` by BLAS's gemv in column-major terms (a (m, n), leading
+    dimension lda; x (m,) and y (n,) contiguous): numba's entry point, as for :func:`_xxgemm`."""
+    sig = types.int32(m, n, alpha, a, lda, x, beta, y)
+
+    def codegen(context, builder, signature, args):
+        intp = context.get_value_type(types.intp)
+        fnty = ir.FunctionType(ir.IntType(32), [_ll_char, _ll_char, intp, intp, _ll_voidp,
+                                                _ll_voidp, intp, _ll_voidp, _ll_voidp,
+                                                _ll_voidp])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemv")
+        kind, *rest = _blas_args(context, builder, signature, args, kind_of=7)
+        return builder.call(fn, [kind, ir.Constant(_ll_char, ord("t")), *rest])
+
+    return sig, codegen
+
+
+# A product of a large matrix by one contiguous column is a gemv: OpenBLAS runs it 2-3x faster
+# than the one-row gemm (the same threshold as the NumPy kernels', buffers._GEMV_FROM).
+_GEMV_FROM = 1 << 14
+
+
 @_compile
 def gemm_acc(out, W, x, n):
-    """``out[:, :n] += W @ x[:, :n]``, one BLAS gemm with beta = 1.
+    """``out[:, :n] += W @ x[:, :n]``, one BLAS call with beta = 1.
 
     out (R, B), W (R, K) and x (K, B) are row-major (unit stride along a row, any row stride),
-    as the slabs of the kernels' buffers are. In BLAS's column-major terms this is
-    ``out^T[:n] += x^T[:n] @ W^T``: the same memory, nothing transposed or copied.
+    as the slabs of the kernels' buffers are. In BLAS's column-major terms this is the gemm
+    ``out^T[:n] += x^T[:n] @ W^T``: the same memory, nothing transposed or copied. With one
+    sequence (B = 1) and a large W it is the gemv ``out += W x``.
     """
     size = out.itemsize
     if out.strides[1] != size or W.strides[1] != size or x.strides[1] != size:
         raise ValueError("gemm_acc needs rows of unit stride")
-    if n > 0 and _xxgemm(n, W.shape[0], W.shape[1], x, x.strides[0] // size, W,
-                         W.strides[0] // size, out.dtype.type(1), out, out.strides[0] // size):
-        raise RuntimeError("scipy's BLAS gemm could not be called")
+    one = out.dtype.type(1)
+    if n == 0:
+        status = 0
+    elif n == 1 and out.strides[0] == size and x.strides[0] == size and W.size >= _GEMV_FROM:
+        status = _xxgemv(W.shape[1], W.shape[0], one, W, W.strides[0] // size, x, one, out)
+    else:
+        status = _xxgemm(n, W.shape[0], W.shape[1], one, x, x.strides[0] // size, W,
+                         W.strides[0] // size, one, out, out.strides[0] // size)
+    if status:
+        raise RuntimeError("scipy's BLAS could not be called")
 
 
 # -- the loops over time: each kernel's steps, one call for many -------------------------------
