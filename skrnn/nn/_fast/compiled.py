@@ -482,9 +482,11 @@ def _recurrent(gemms):
     return gemms is not no_gemms
 
 
-def _rows(a):
-    """``a`` with rows of unit stride, as :func:`gemm_acc` needs (a copy only if not)."""
-    return a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+def _contiguous(a):
+    """``a`` C-contiguous (a copy only if not): rows of unit stride for :func:`gemm_acc`, and
+    one compiled loop for every call (numba compiles another for another memory layout, and
+    vectorises the steps only where it knows the slabs are contiguous)."""
+    return np.ascontiguousarray(a)
 
 
 class CompiledLSTMKernel(LSTMKernel):
@@ -511,7 +513,7 @@ class CompiledLSTMKernel(LSTMKernel):
     def start_backward(self, bufs, dY, chunk, ws):
         """Backward state: dY (T, H, B), dL/dh_t, and dc (H, B), dL/dc_t."""
         T, H, B = dY.shape
-        return {"dH": _rows(dY), "dc": ws.zeros((H, B), dY.dtype)}
+        return {"dH": _contiguous(dY), "dc": ws.zeros((H, B), dY.dtype)}
 
     def factors(self, bufs, bwd, lo, hi, reverse):
         """Nothing: the compiled backward step computes its factors from the gates."""
@@ -532,7 +534,7 @@ class CompiledGRUKernel(GRUKernel):
     def prepare(self, w, for_backward=True, empty=np.empty):
         """As :meth:`GRUKernel.prepare`, with ``W_hn`` in rows of unit stride."""
         prepared = super().prepare(w, for_backward, empty)
-        prepared["W_hn"] = _rows(prepared["W_hn"])
+        prepared["W_hn"] = _contiguous(prepared["W_hn"])
         return prepared
 
     def forward_args(self, w, bufs, cols, gemms=bind_gemm_accs):
@@ -549,7 +551,7 @@ class CompiledGRUKernel(GRUKernel):
         """Backward state: dY (T, H, B), dL/dh_t, and dGh (T, 3H, B), the gradients w.r.t.
         the recurrent pre-activations."""
         T, H, B = dY.shape
-        return {"dH": _rows(dY), "dGh": ws.empty((T, 3 * H, B), dY.dtype)}
+        return {"dH": _contiguous(dY), "dGh": ws.empty((T, 3 * H, B), dY.dtype)}
 
     def factors(self, bufs, bwd, lo, hi, reverse):
         """Nothing: the compiled backward step computes its factors from the gates."""
@@ -584,7 +586,7 @@ class CompiledRNNKernel(RNNKernel):
 
     def start_backward(self, bufs, dY, chunk, ws):
         """Backward state: dY (T, H, B), overwritten step by step with dZ."""
-        return {"dZ": _rows(dY)}
+        return {"dZ": _contiguous(dY)}
 
     def factors(self, bufs, bwd, lo, hi, reverse):
         """Nothing: the compiled backward step computes the derivative from the outputs."""

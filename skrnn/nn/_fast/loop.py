@@ -351,14 +351,16 @@ class Stepper:
     A call to :func:`forward` for one step costs far more than the step (finding the kept
     ring, setting up the loop), and at one step the input projection and the recurrent term
     are two small GEMMs of the same shape where a sequence has one per step. A stepper binds
-    everything once and keeps its input ``z`` = [x; h_prev; 1] (D+H+1, n) in one buffer whose
-    h rows are the state slot the step reads; a step is
+    everything once and keeps its input ``z`` = [x; h_prev; 1] (D+H+1, n) in one buffer; a
+    step is
 
     - x copied into ``z``;
     - one GEMV per block the kernel names (:meth:`~.lstm.LSTMKernel.step_gemvs`):
       ``[W_ih | W_hh | b] @ z``, the input projection and the recurrent term at once;
-    - the kernel's step with its own recurrent GEMMs skipped (:func:`~.buffers.no_gemms`);
-    - the new state moved to the slot the next step reads.
+    - the kernel's step with its own recurrent GEMMs skipped (:func:`~.buffers.no_gemms`),
+      from the state slots (2, H, n) of its usual layout (contiguous, as the compiled loops
+      need for their vectorised steps);
+    - the new state moved to the slot the next step reads, and h to the h rows of ``z``.
     """
 
     def __init__(self, kernel, w, n):
@@ -367,16 +369,17 @@ class Stepper:
         D, dtype = Wb.shape[1] - 1, Wb.dtype
         gemvs = kernel.step_gemvs(w)
         H = gemvs[0][1].shape[1] - D - 1
-        Zs = np.zeros((2, D + H + 1, n), dtype)  # slot 0 is z; slot 1 holds the new h
-        Zs[:, -1] = 1
-        HS = Zs[:, D : D + H]
-        self.bufs = kernel.allocate(w, 1, n, Unpooled, False, False, False, 1, 2, HS=HS)
+        self.z = np.zeros((D + H + 1, n), dtype)
+        self.z[-1] = 1
+        self.x, self.z_h = self.z[:D], self.z[D : D + H]
+        self.bufs = kernel.allocate(w, 1, n, Unpooled, False, False, False, 1, 2,
+                                    HS=np.zeros((2, H, n), dtype))
         self.gemvs = [(W, self.bufs[name][0]) for name, W in gemvs]
         self.args = reusable(kernel.forward_args(w, self.bufs, time_steps([n], False),
                                                  no_gemms))
         for name in kernel.states:
             self.bufs[name][0] = 0
-        self.z, self.x, self.h = Zs[0], Zs[0, :D], HS[0]
+        self.h = self.bufs["HS"][0]
         self.carry = [(self.bufs[name][0], self.bufs[name][1]) for name in kernel.states]
 
     def step(self, x):
@@ -388,6 +391,7 @@ class Stepper:
         self.kernel.forward_steps(self.w, self.args)
         for slot0, slot1 in self.carry:  # the new state to the slot the next step reads
             np.copyto(slot0, slot1)
+        np.copyto(self.z_h, self.h)
         return self.h
 
     def get_state(self):
@@ -398,4 +402,5 @@ class Stepper:
         """Continue from ``state``, ``(h,)`` or ``(h, c)``, each of shape (H, n)."""
         for name, s in zip(self.kernel.states, state):
             self.bufs[name][0] = s
+        np.copyto(self.z_h, self.h)
 
