@@ -67,7 +67,7 @@ def test_gradient_matches_central_differences(cell, activation, bidirectional, h
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_gradient_with_dropout_between_layers(cell):
     rng = np.random.default_rng(0)
-    net = RecurrentNetwork(cell, D, (4, 3, 2), K, bidirectional=True, dropout=0.4)
+    net = RecurrentNetwork(cell, D, (3, 2), K, bidirectional=True, dropout=0.4)
     theta = random_theta(net, rng)
     X, lengths, y = rng.normal(size=(B, T, D)), np.array([5, 1, 3]), rng.integers(0, K, B)
 
