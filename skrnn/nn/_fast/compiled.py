@@ -47,7 +47,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("skrnn's compiled kernels need numba: pip install 'skrnn[fast]', "
                       "or use skrnn.set_config(kernels='numpy')") from exc
 
-from .buffers import bind_gemm_accs, no_gemms
+from .buffers import _GEMV_FROM, bind_gemm_accs, no_gemms
 from .gru import GRUKernel
 from .lstm import LSTMKernel
 from .rnn import RNNKernel
@@ -306,9 +306,6 @@ def _xxgemv(typingctx, m, n, alpha, a, lda, x, beta, y):
     return sig, codegen
 
 
-# A product of a large matrix by one contiguous column is a gemv: OpenBLAS runs it 2-3x faster
-# than the one-row gemm (the same threshold as the NumPy kernels', buffers._GEMV_FROM).
-_GEMV_FROM = 1 << 14
 
 
 @_compile
@@ -318,7 +315,9 @@ def gemm_acc(out, W, x, n):
     out (R, B), W (R, K) and x (K, B) are row-major (unit stride along a row, any row stride),
     as the slabs of the kernels' buffers are. In BLAS's column-major terms this is the gemm
     ``out^T[:n] += x^T[:n] @ W^T``: the same memory, nothing transposed or copied. With one
-    sequence (B = 1) and a large W it is the gemv ``out += W x``.
+    sequence (B = 1) and a W of at least ``buffers._GEMV_FROM`` entries it is the gemv
+    ``out += W x``, which OpenBLAS runs 2-3x faster than the one-row gemm (the NumPy kernels'
+    threshold).
     """
     size = out.itemsize
     if out.strides[1] != size or W.strides[1] != size or x.strides[1] != size:
