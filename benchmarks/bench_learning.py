@@ -39,12 +39,20 @@ Parts (``--only``; all by default):
     searched with the rest. ``--grid deep``: two bidirectional GRU layers of 128 units with
     dropout 0.3 or 0.5 between them (PyTorch's ``dropout`` argument is the same: on the
     outputs of every layer but the last, in training only), max pooling, on frames of 8 or 16
-    steps.
+    steps. ``--grid deep-cosine``: the deep grid's networks with dropout 0.3 on frames of 4
+    or 8, ``learning_rate`` "constant" or "cosine" (decayed to 0 over the 200 epochs) and
+    ``alpha`` 1e-4 or 1e-3. ``--grid small-cosine``: the small grid with both schedules.
+    ``--grid wide-reg``: the wide grid with both schedules and ``alpha`` 1e-4, 1e-3 or 1e-2.
+    ``--select-by vote`` scores each configuration as the soft vote of 5 seeds (0-4) that the
+    ``vote`` part refits, scikit-learn's ``VotingClassifier`` of RNNClassifiers in the
+    search (one single-candidate grid per configuration, every member set alike), instead of
+    one model of seed 0; the refit is the same.
 ``torch``
     The grid's chosen configuration in a plain PyTorch loop, seeds 0, 1, 2, each for as many
-    epochs as skrnn's refit with the same seed ran: ``nn.GRU``/``nn.LSTM`` (batch_first), an
-    ``nn.Linear`` head on the last real step (or on the mean of the outputs over the real
-    steps), ``torch.optim.Adam`` with the same learning rate, betas and eps, the same batch
+    epochs as skrnn's refit with the same seed ran (and the same learning-rate schedule:
+    constant, or skrnn's cosine decay over ``max_iter`` epochs): ``nn.GRU``/``nn.LSTM``
+    (batch_first), an ``nn.Linear`` head on the last real step (or on the mean of the outputs
+    over the real steps), ``torch.optim.Adam`` with the same learning rate, betas and eps, the same batch
     size over a fresh ``randperm`` every epoch, ``cross_entropy``, ``clip_grad_norm_(.., 5.0)``.
     skrnn's ``alpha`` is matched exactly: skrnn adds ``0.5 * alpha / B * ||W||^2`` (B the
     sequences in the mini-batch, W the weight matrices, biases excluded) to each mini-batch's
@@ -120,7 +128,9 @@ import argparse
 import ast
 import copy
 import datetime
+import itertools
 import json
+import math
 import os
 import platform
 import subprocess
@@ -172,6 +182,17 @@ GRIDS["frames"] = {"frames": [1, 8, 16], "cell": ["gru"], "pooling": ["max"],
 GRIDS["deep"] = {"frames": [8, 16], "cell": ["gru"], "pooling": ["max"], "bidirectional": [True],
                  "hidden_layer_sizes": [(128, 128)], "dropout": [0.3, 0.5],
                  "learning_rate_init": [3e-3]}
+# --grid deep-cosine: the deep grid's networks on frames of 4 or 8, the learning rate held
+# ("constant") or decayed to 0 over the epochs ("cosine"), alpha 1e-4 or 1e-3
+GRIDS["deep-cosine"] = {"frames": [4, 8], "cell": ["gru"], "pooling": ["max"],
+                        "bidirectional": [True], "hidden_layer_sizes": [(128, 128)],
+                        "dropout": [0.3], "learning_rate_init": [3e-3],
+                        "learning_rate": ["constant", "cosine"], "alpha": [1e-4, 1e-3]}
+# --grid small-cosine: the small grid, each configuration with both schedules
+GRIDS["small-cosine"] = dict(GRID, learning_rate=["constant", "cosine"])
+# --grid wide-reg: the wide grid with both schedules and alpha 1e-4, 1e-3 or 1e-2
+GRIDS["wide-reg"] = dict(GRIDS["wide"], learning_rate=["constant", "cosine"],
+                         alpha=[1e-4, 1e-3, 1e-2])
 GRID_FIXED = {"batch_size": 16, "max_iter": 200}
 CV_FOLDS = 3
 MAX_GRAD_NORM = 5.0
@@ -188,7 +209,7 @@ CELLS = ("lstm", "gru", "rnn")
 TORCH_MODULES = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}
 # the refit's parameters the PyTorch loop reproduces
 MODEL_KEYS = ("cell", "hidden_layer_sizes", "pooling", "bidirectional", "learning_rate_init",
-              "batch_size",
+              "learning_rate", "max_iter", "batch_size",
               "alpha", "solver", "beta_1", "beta_2", "epsilon", "max_grad_norm", "dropout")
 PARTS = ("defaults", "grid", "torch", "vote", "health", "forecast")
 VOTE_SIZE = 5
@@ -460,12 +481,18 @@ def torch_proba(model, data):
         return torch.softmax(logits.double(), dim=1).numpy()
 
 
-def torch_fit(model, train, test, lr, batch_size, epochs, alpha, seed, order_rng=None):
+def torch_fit(model, train, test, lr, batch_size, epochs, alpha, seed, order_rng=None,
+              schedule="constant", max_iter=None):
     """Train ``model`` as skrnn trains (module docstring); a record like skrnn_fit's.
 
     Each epoch shuffles with ``torch.randperm`` seeded by ``seed``, or with
     ``order_rng.permutation`` when a NumPy generator is given (a copy of a skrnn fit's
-    generator as it was after drawing the initial weights gives that fit's batch order)."""
+    generator as it was after drawing the initial weights gives that fit's batch order).
+    ``schedule="cosine"`` runs epoch e at ``lr * (1 + cos(pi * e / max_iter)) / 2``, skrnn's
+    "cosine" schedule; "constant" keeps ``lr``."""
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"the PyTorch loop implements the constant and cosine schedules, "
+                         f"not {schedule!r}")
     generator = torch.Generator().manual_seed(seed)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
@@ -474,7 +501,10 @@ def torch_fit(model, train, test, lr, batch_size, epochs, alpha, seed, order_rng
     y = torch.from_numpy(train.codes.astype(np.int64))
     n, curve = len(y), []
     start = time.perf_counter()
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        if schedule == "cosine":
+            for group in optimizer.param_groups:
+                group["lr"] = lr * (1 + math.cos(math.pi * min(epoch, max_iter) / max_iter)) / 2
         order = (torch.randperm(n, generator=generator) if order_rng is None
                  else torch.from_numpy(order_rng.permutation(n)))
         total = 0.0
@@ -514,12 +544,49 @@ def run_defaults(datasets, seeds, quick, changed=None):
     return out
 
 
-def run_grid(datasets, seeds, grid, fixed):
+def _vote_grid(grid, fixed):
+    """The estimator and parameter grid that score each configuration of ``grid`` as a soft
+    vote of VOTE_SIZE seeds (0 ... VOTE_SIZE - 1): scikit-learn's ``VotingClassifier`` of
+    RNNClassifiers, one single-candidate grid per configuration setting every member alike."""
+    names = [f"seed{s}" for s in range(VOTE_SIZE)]
+    vote = VotingClassifier(
+        [(m, RNNClassifier(**supported(RNNClassifier, dict(fixed, random_state=s))))
+         for m, s in zip(names, range(VOTE_SIZE))], voting="soft")
+    params = supported(RNNClassifier, {k: v for k, v in grid.items() if k != "frames"})
+    keys = sorted(params)
+    candidates = []
+    for values in itertools.product(*(params[k] for k in keys)):
+        candidates.append({f"vote__{m}__{k}": [v] for m in names for k, v in zip(keys, values)})
+    widths = grid.get("frames", [1])
+    candidates = [dict(c, frames__width=[w]) for w in widths for c in candidates]
+    return Pipeline([("frames", Frames()), ("vote", vote)]), candidates
+
+
+def _config_of(params):
+    """A candidate's parameters as one configuration: the rnn__ (or vote__seed0__) names
+    without their prefix, the frame width as frames__width."""
+    out = {}
+    for k, v in params.items():
+        if k.startswith("vote__"):
+            member, _, name = k.removeprefix("vote__").partition("__")
+            if member != "seed0":
+                continue
+            k = name
+        out[k.removeprefix("rnn__")] = v
+    return out
+
+
+def run_grid(datasets, seeds, grid, fixed, select_by="single"):
+    """GridSearchCV on the train split, each configuration scored as one model
+    (``select_by="single"``, seed 0) or as a soft vote of VOTE_SIZE seeds ("vote"); the
+    chosen configuration refitted as single models with ``seeds`` and scored on test."""
     out = {}
     for name, (train, test, _) in datasets.items():
         base = RNNClassifier(**supported(RNNClassifier, dict(fixed, random_state=0)))
         param_grid = supported(RNNClassifier, {k: v for k, v in grid.items() if k != "frames"})
-        if "frames" in grid:  # Frames -> RNNClassifier, the frame width searched with the rest
+        if select_by == "vote":
+            base, param_grid = _vote_grid(grid, fixed)
+        elif "frames" in grid:  # Frames -> RNNClassifier, the width searched with the rest
             base = Pipeline([("frames", Frames()), ("rnn", base)])
             param_grid = {"frames__width": grid["frames"],
                           **{f"rnn__{k}": v for k, v in param_grid.items()}}
@@ -530,7 +597,7 @@ def run_grid(datasets, seeds, grid, fixed):
         with quiet():
             search.fit(train.X, train.y)
         cv_s = time.perf_counter() - start
-        best = {k.removeprefix("rnn__"): v for k, v in search.best_params_.items()}
+        best = _config_of(search.best_params_)
         width = best.pop("frames__width", 1)
         log(f"  grid {name}: best {best}, frames of {width}, CV accuracy "
             f"{search.best_score_:.3f} ({len(search.cv_results_['params'])} configurations, "
@@ -545,8 +612,8 @@ def run_grid(datasets, seeds, grid, fixed):
                 f"{rec['n_iter']} epochs, {rec['fit_s']:.1f} s")
         if "frames" in grid:
             effective["frames"] = best["frames"] = width
-        table = [dict(params={k.removeprefix("rnn__").replace("frames__width", "frames"):
-                              _jsonable(v) for k, v in p.items()}, cv_mean=float(m),
+        table = [dict(params={k.replace("frames__width", "frames"): _jsonable(v)
+                              for k, v in _config_of(p).items()}, cv_mean=float(m),
                       cv_std=float(s), fit_s=float(t))
                  for p, m, s, t in zip(search.cv_results_["params"],
                                        search.cv_results_["mean_test_score"],
@@ -555,7 +622,7 @@ def run_grid(datasets, seeds, grid, fixed):
         out[name] = dict(best_params={k: _jsonable(v) for k, v in best.items()},
                          fixed={k: _jsonable(v) for k, v in fixed.items()},
                          effective=effective, cv_score=float(search.best_score_),
-                         cv_folds=CV_FOLDS, cv_s=cv_s,
+                         cv_folds=CV_FOLDS, cv_s=cv_s, select_by=select_by,
                          cv_results=table, runs=runs)
     return out
 
@@ -594,7 +661,9 @@ def run_torch(datasets, grid_results):
                                 bool(c.get("bidirectional", False)), len(sizes),
                                 float(c.get("dropout", 0.0)))
             rec, _ = torch_fit(model, train, test, c["learning_rate_init"], c["batch_size"],
-                               r["n_iter"], c["alpha"], r["seed"])
+                               r["n_iter"], c["alpha"], r["seed"],
+                               schedule=c.get("learning_rate", "constant"),
+                               max_iter=c.get("max_iter"))
             runs.append(dict(seed=r["seed"], **rec))
             log(f"  torch {name} seed {r['seed']}: test acc {rec['test_acc']:.3f}, "
                 f"{rec['n_iter']} epochs, {rec['fit_s']:.1f} s")
@@ -795,7 +864,9 @@ def _config(p):
              ("bidirectional " if p.get("bidirectional") else "") + p.get("cell", ""),
              "H=" + "+".join(str(h) for h in np.atleast_1d(hidden)) if hidden else "",
              p.get("pooling", ""), f"lr {p['learning_rate_init']:g}"
-             if "learning_rate_init" in p else "", f"batch {p['batch_size']}"
+             if "learning_rate_init" in p else "",
+             f"{p['learning_rate']} schedule" if p.get("learning_rate", "constant") != "constant"
+             else "", f"batch {p['batch_size']}"
              if "batch_size" in p else "", f"alpha {p['alpha']:g}" if "alpha" in p else "",
              f"dropout {p['dropout']:g}" if p.get("dropout") else ""]
     return ", ".join(x for x in parts if x)
@@ -842,7 +913,9 @@ def grid_table(results):
                 cell = row["params"].get("cell")
                 per_cell[cell] = max(per_cell.get(cell, 0.0), row["cv_mean"])
             cells = " / ".join(f"{per_cell[c]:.3f}" for c in ("gru", "lstm") if c in per_cell)
-            lines.append(f"| {name} | {r['label']} | {_config(d['best_params'])} "
+            by = (f" (scored as soft votes of {VOTE_SIZE} seeds)"
+                  if d.get("select_by") == "vote" else "")
+            lines.append(f"| {name} | {r['label']} | {_config(d['best_params'])}{by} "
                          f"| {d['cv_score']:.3f} | {d['cv_s']:.0f} | {cells} |")
     return "\n".join(lines)
 
@@ -975,6 +1048,9 @@ def parse_args(argv):
                         "of 2 configurations; no results file unless --out")
     p.add_argument("--grid", choices=sorted(GRIDS), default="small",
                    help="the grid part's configurations (GRIDS; default: small)")
+    p.add_argument("--select-by", choices=("single", "vote"), default="single",
+                   help="the grid part scores each configuration as one model (seed 0; the "
+                        f"default) or as a soft vote of {VOTE_SIZE} seeds (VotingClassifier)")
     p.add_argument("--seeds", type=int, default=len(SEEDS),
                    help="seeds 0..N-1 for the defaults, grid, torch and forecast parts (default 3)")
     p.add_argument("--health-lrs", nargs="+", type=float, default=list(HEALTH_LRS))
@@ -1050,7 +1126,7 @@ def main(argv=None):
     results["meta"] = meta
     results["settings"] = dict(quick=args.quick, znorm=not args.no_znorm, seeds=seeds,
                                grid={k: [_jsonable(v) for v in vs] for k, vs in grid.items()},
-                               grid_fixed=fixed, cv_folds=CV_FOLDS,
+                               grid_fixed=fixed, cv_folds=CV_FOLDS, select_by=args.select_by,
                                health=dict(lrs=health_lrs, seeds=health_seeds,
                                            epochs=health_epochs, hidden=HEALTH_HIDDEN,
                                            batch=HEALTH_BATCH, cells=args.health_cells,
@@ -1076,7 +1152,7 @@ def main(argv=None):
             if part == "defaults":
                 ran[part] = run_defaults(datasets, seeds, args.quick, args.changed)
             elif part == "grid":
-                ran[part] = run_grid(datasets, seeds, grid, fixed)
+                ran[part] = run_grid(datasets, seeds, grid, fixed, args.select_by)
             elif part == "torch":
                 grid_results = ran.get("grid", results["parts"].get("grid", {}))
                 ran[part] = run_torch(datasets, grid_results)
