@@ -104,13 +104,13 @@ def test_the_loops_gemm_adds_the_product_to_the_active_columns_only(dtype):
     for n in (8, 6, 0):
         expected, before = out.copy(), out_buffer.copy()
         expected[:, :n] += W @ x[:, :n]
-        compiled.gemm_acc(out, W, x, n)
+        compiled.gemm_acc(out, W, x, n, 0)
         tol = 1e-14 if dtype == np.float64 else 1e-5
         np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
         np.testing.assert_array_equal(out_buffer[0], before[0])
         np.testing.assert_array_equal(out_buffer[1, :3], before[1, :3])
     with pytest.raises(ValueError, match="unit stride"):
-        compiled.gemm_acc(out, W, Z[1, 2:7, ::2], 4)
+        compiled.gemm_acc(out, W, Z[1, 2:7, ::2], 4, 0)
     # one sequence and a large matrix: the gemv route
     W = rng.normal(size=(256, 64)).astype(dtype)
     assert W.size >= compiled._GEMV_FROM
@@ -118,10 +118,83 @@ def test_the_loops_gemm_adds_the_product_to_the_active_columns_only(dtype):
     out_buffer = rng.normal(size=(2, 260, 1)).astype(dtype)
     expected, before = out_buffer[1, 4:].copy(), out_buffer.copy()
     expected += W @ Z[1, 3:67]
-    compiled.gemm_acc(out_buffer[1, 4:], W, Z[1, 3:67], 1)
+    compiled.gemm_acc(out_buffer[1, 4:], W, Z[1, 3:67], 1, 0)
     np.testing.assert_allclose(out_buffer[1, 4:], expected, rtol=tol, atol=100 * tol)
     np.testing.assert_array_equal(out_buffer[1, :4], before[1, :4])
     np.testing.assert_array_equal(out_buffer[0], before[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, small, calls", [
+    ((100, 7), 35 * 40, "blocks of 32 rows"),  # 40 rows fit: 32, 32, 32 and 4
+    ((20, 90), 4000, "blocks of 32 columns"),  # 8 rows fit, 40 columns: 32, 32 and 26
+    ((20, 90), 1000, "one call"),  # neither 32 rows nor 32 columns fit
+    ((20, 7), 10 ** 6, "one call"),  # below the limit
+])
+def test_the_loops_gemm_cut_into_small_products_adds_the_same(dtype, shape, small, calls):
+    """gemm_acc with ``small``: a product larger than the limit is cut into row or column
+    blocks, each added in turn; the sum is the product's, on the active columns only."""
+    rng = np.random.default_rng(7)
+    W = rng.normal(size=shape).astype(dtype)
+    x_buffer = rng.normal(size=(2, shape[1] + 3, 8)).astype(dtype)
+    out_buffer = rng.normal(size=(2, shape[0] + 2, 8)).astype(dtype)
+    out, x = out_buffer[1, 2:], x_buffer[0, 1 : shape[1] + 1]
+    for n in (5, 8):
+        expected, before = out.copy(), out_buffer.copy()
+        expected[:, :n] += W @ x[:, :n]
+        compiled.gemm_acc(out, W, x, n, small)
+        tol = 1e-13 if dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+        np.testing.assert_array_equal(out[:, n:], before[1, 2:, n:])
+        np.testing.assert_array_equal(out_buffer[:, :2], before[:, :2])
+        np.testing.assert_array_equal(out_buffer[0], before[0])
+
+
+def test_small_gemm_limit_follows_the_blas_core(monkeypatch):
+    """100**3 only when every BLAS library is an OpenBLAS with an AVX-512 core, decided once."""
+    import threadpoolctl
+
+    def info(*cores):
+        return lambda: [{"user_api": "blas", "internal_api": "openblas", "architecture": c}
+                        for c in cores]
+
+    for libs, expected in [(info("SkylakeX", "Cooperlake"), 10 ** 6), (info("Haswell"), 0),
+                           (info("SkylakeX", "Zen"), 0), (info(), 0),
+                           (lambda: [{"user_api": "blas", "internal_api": "mkl",
+                                      "architecture": None}], 0)]:
+        monkeypatch.setattr(threadpoolctl, "threadpool_info", libs)
+        monkeypatch.setattr(compiled, "_small_gemm_limit", None)
+        assert compiled.small_gemm_limit() == expected
+        monkeypatch.setattr(threadpoolctl, "threadpool_info", info("Haswell"))
+        assert compiled.small_gemm_limit() == expected  # decided once per process
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_compiled_loops_agree_with_and_without_cut_products(cell, monkeypatch):
+    """The compiled loops give the NumPy kernels' outputs and gradients whether or not the
+    recurrent GEMMs are cut into small products (float64; B=3, H=40, a ragged batch)."""
+    rng = np.random.default_rng(8)
+    net = RecurrentNetwork(cell, input_size=2, hidden_sizes=(40,), n_outputs=3)
+    theta = net.init_params(rng)
+    X = rng.normal(size=(3, 6, 2))
+    lengths = np.array([6, 4, 2])
+    y = np.array([0, 2, 1])
+    # 4000 cuts every recurrent GEMM of these sizes: 32 of the LSTM's 160 rows fit at n=3
+    # (3 * 40 * 32 <= 4000), and of W_hh^T's 160 columns (3 * 40 * 32 again)
+    assert 3 * 40 * 32 <= 4000 < 3 * 40 * 40
+    results = {}
+    for kernels, small in [("numpy", 0), ("numba", 0), ("numba", 4000)]:
+        monkeypatch.setattr(compiled, "_small_gemm_limit", small)
+        with skrnn.config_context(kernels=kernels):
+            out = net.forward(theta, X, lengths)
+            loss, grad = net.loss_and_grad(theta, X, lengths, y, "softmax")
+        results[kernels, small] = out, loss, grad
+    out_np, loss_np, grad_np = results["numpy", 0]
+    for key in [("numba", 0), ("numba", 4000)]:
+        out, loss, grad = results[key]
+        np.testing.assert_allclose(out, out_np, rtol=0, atol=1e-12)
+        assert abs(loss - loss_np) <= 1e-12
+        np.testing.assert_allclose(grad, grad_np, rtol=0, atol=1e-11)
 
 
 def test_steps_slice_the_steps_and_keep_the_buffers():

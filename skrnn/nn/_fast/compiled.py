@@ -10,7 +10,9 @@ and the Python loop around them pays again for every step; at the sizes users tr
   input once; the backward step computes its derivatives from the gates as it goes, so the
   chunked factor passes of the NumPy kernels are not needed;
 - the loops (:func:`lstm_forward`, :func:`lstm_backward` and the others) run the steps in
-  order, each one's recurrent GEMM included, by a direct call to BLAS (:func:`gemm_acc`);
+  order, each one's recurrent GEMM included, by a direct call to BLAS (:func:`gemm_acc`; on
+  OpenBLAS's AVX-512 cores, a product too large for its unpacked small-matrix kernels is cut
+  into pieces that fit them, :func:`small_gemm_limit`);
 - the kernels (:class:`CompiledLSTMKernel` and the others) subclass the NumPy kernels: the same
   layouts, buffers and loop over chunks of time in ``loop.py``, with ``forward_steps`` and
   ``backward_steps`` one call to a loop.
@@ -309,38 +311,98 @@ def _xxgemv(typingctx, m, n, alpha, a, lda, x, beta, y):
 
 
 @_compile
-def gemm_acc(out, W, x, n):
-    """``out[:, :n] += W @ x[:, :n]``, one BLAS call with beta = 1.
+def gemm_acc(out, W, x, n, small):
+    """``out[:, :n] += W @ x[:, :n]``, by BLAS with beta = 1.
 
     out (R, B), W (R, K) and x (K, B) are row-major (unit stride along a row, any row stride),
     as the slabs of the kernels' buffers are. In BLAS's column-major terms this is the gemm
     ``out^T[:n] += x^T[:n] @ W^T``: the same memory, nothing transposed or copied. With one
     sequence (B = 1) and a W of at least ``buffers._GEMV_FROM`` entries it is the gemv
     ``out += W x``, which OpenBLAS runs 2-3x faster than the one-row gemm (the NumPy kernels'
-    threshold).
+    threshold). With ``small`` > 0 (:func:`small_gemm_limit`), a product of more than
+    ``small`` = m*n*k multiply-adds is cut into calls of at most ``small``: blocks of rows of
+    W (multiples of 32), or where fewer than 32 rows would fit, blocks of its columns (of x's
+    rows), each added to ``out`` in turn.
     """
     size = out.itemsize
     if out.strides[1] != size or W.strides[1] != size or x.strides[1] != size:
         raise ValueError("gemm_acc needs rows of unit stride")
     one = out.dtype.type(1)
+    R, K = W.shape
+    status = 0
     if n == 0:
-        status = 0
+        pass
     elif n == 1 and out.strides[0] == size and x.strides[0] == size and W.size >= _GEMV_FROM:
-        status = _xxgemv(W.shape[1], W.shape[0], one, W, W.strides[0] // size, x, one, out)
+        status = _xxgemv(K, R, one, W, W.strides[0] // size, x, one, out)
     else:
-        status = _xxgemm(n, W.shape[0], W.shape[1], one, x, x.strides[0] // size, W,
-                         W.strides[0] // size, one, out, out.strides[0] // size)
+        rows, depth = R, K
+        if small > 0 and n * R * K > small:
+            fit = small // (n * K)  # rows of W per call at full depth
+            if fit >= 32:
+                rows = fit - fit % 32
+            else:
+                fit = small // (n * R)  # columns of W per call at every row
+                if fit >= 32:
+                    depth = fit - fit % 32
+        ldw, ldx, ldo = W.strides[0] // size, x.strides[0] // size, out.strides[0] // size
+        for r0 in range(0, R, rows):
+            r1 = min(r0 + rows, R)
+            for k0 in range(0, K, depth):
+                k1 = min(k0 + depth, K)
+                status |= _xxgemm(n, r1 - r0, k1 - k0, one, x[k0:], ldx, W[r0:r1, k0:], ldw,
+                                  one, out[r0:], ldo)
     if status:
         raise RuntimeError("scipy's BLAS could not be called")
+
+
+# OpenBLAS's AVX-512 cores (SkylakeX and the cores built on it) run a GEMM of m*n*k at most
+# 100**3 with kernels that do not pack their operands first; above that, a GEMM packs both,
+# the whole weight matrix at every step. For few sequences the packing is a large share of the
+# step: at B=32, H=256 the LSTM's (4H x H) by (H x B) product took 185 us in one call and 159
+# us in calls of 96 rows (float32, one thread; 414 against 305 us in float64). With many
+# sequences one packed call is faster (B=128, H=256: 662 against 744 us in blocks of 128).
+_SMALL_GEMM_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+_SMALL_GEMM = 100 ** 3
+_small_gemm_limit = None
+
+
+def small_gemm_limit():
+    """m*n*k up to which scipy's BLAS runs a GEMM without packing it: the ``small`` of
+    :func:`gemm_acc`, or 0 where that is not known.
+
+    100**3 when every BLAS library in the process is an OpenBLAS whose core has such kernels
+    (threadpoolctl names the core), else 0 (one call per product). Decided once per process
+    from the libraries, not from timings, so that a fit's arithmetic is the same every run.
+
+    Returns
+    -------
+    int
+        The limit, or 0.
+    """
+    global _small_gemm_limit
+    if _small_gemm_limit is None:
+        try:
+            from threadpoolctl import threadpool_info
+
+            libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+            known = bool(libs) and all(
+                lib.get("internal_api") == "openblas"
+                and str(lib.get("architecture", "")).lower() in _SMALL_GEMM_CORES
+                for lib in libs)
+        except Exception:  # threadpoolctl missing or failing: one call per product
+            known = False
+        _small_gemm_limit = _SMALL_GEMM if known else 0
+    return _small_gemm_limit
 
 
 # -- the loops over time: each kernel's steps, one call for many -------------------------------
 # Step s of a call is step t[s] of the buffers: it reads state slot i_prev[s] (forward) and
 # writes slot i_out[s], with n[s] sequences active; backward, it adds to the gradient of step
 # t_prev[s] for the m[s] sequences that have one. ``recurrent`` False skips the recurrent GEMMs
-# (a stepper's gates already hold the recurrent term).
+# (a stepper's gates already hold the recurrent term); ``small`` is :func:`gemm_acc`'s (the
+# kernels pass :func:`small_gemm_limit`).
 @_compile
-def lstm_forward(W_hh_s, Z, rows, TC, HS, t, i_prev, i_out, n, recurrent):
+def lstm_forward(W_hh_s, Z, rows, TC, HS, t, i_prev, i_out, n, recurrent, small):
     """LSTM steps in order: ``a += W_hh_s h_prev``, then :func:`lstm_forward_step`.
 
     Z (K+1, 5H, B) holds the gates a (4H, B) of step t in ``Z[t, g0:g0+4H]`` and the cell
@@ -355,13 +417,13 @@ def lstm_forward(W_hh_s, Z, rows, TC, HS, t, i_prev, i_out, n, recurrent):
         k = t[s]
         a = Z[k, g0 : g0 + 4 * H]
         if recurrent:
-            gemm_acc(a, W_hh_s, HS[i_prev[s]], n[s])
+            gemm_acc(a, W_hh_s, HS[i_prev[s]], n[s], small)
         lstm_forward_step(a, Z[k + p, c0 : c0 + H], Z[k + q, c0 : c0 + H],
                           TC[0 if one_tc else k], HS[i_out[s]], n[s])
 
 
 @_compile
-def lstm_backward(W_hhT, Z, rows, TC, dH, dc, t, t_prev, n, m):
+def lstm_backward(W_hhT, Z, rows, TC, dH, dc, t, t_prev, n, m, small):
     """LSTM steps in backward order: :func:`lstm_backward_step`, then
     ``dh_prev += W_hh^T dZ`` for the m sequences with a previous step.
 
@@ -376,11 +438,11 @@ def lstm_backward(W_hhT, Z, rows, TC, dH, dc, t, t_prev, n, m):
         a = Z[k, g0 : g0 + 4 * H]
         lstm_backward_step(a, Z[k + p, c0 : c0 + H], TC[k], dH[k], dc, n[s])
         if m[s] > 0:
-            gemm_acc(dH[t_prev[s]], W_hhT, a, m[s])
+            gemm_acc(dH[t_prev[s]], W_hhT, a, m[s], small)
 
 
 @_compile
-def gru_forward(W_hrz_s, W_hn, A, HN, HS, t, i_prev, i_out, n, recurrent):
+def gru_forward(W_hrz_s, W_hn, A, HN, HS, t, i_prev, i_out, n, recurrent, small):
     """GRU steps in order: ``rz += W_hrz_s h_prev``, ``hn += W_hn h_prev``, then
     :func:`gru_forward_step`.
 
@@ -391,13 +453,13 @@ def gru_forward(W_hrz_s, W_hn, A, HN, HS, t, i_prev, i_out, n, recurrent):
     for s in range(t.shape[0]):
         a, hn, h_prev = A[t[s]], HN[t[s]], HS[i_prev[s]]
         if recurrent:
-            gemm_acc(a[: 2 * H], W_hrz_s, h_prev, n[s])
-            gemm_acc(hn, W_hn, h_prev, n[s])
+            gemm_acc(a[: 2 * H], W_hrz_s, h_prev, n[s], small)
+            gemm_acc(hn, W_hn, h_prev, n[s], small)
         gru_forward_step(a, hn, h_prev, HS[i_out[s]], n[s])
 
 
 @_compile
-def gru_backward(W_hhT, A, HN, H_prev, dH, dGh, t, t_prev, n, m):
+def gru_backward(W_hhT, A, HN, H_prev, dH, dGh, t, t_prev, n, m, small):
     """GRU steps in backward order: :func:`gru_backward_step`, then ``dh_prev += W_hh^T dGh``
     for the m sequences with a previous step.
 
@@ -409,11 +471,11 @@ def gru_backward(W_hhT, A, HN, H_prev, dH, dGh, t, t_prev, n, m):
         dh_prev = dH[t_prev[s]] if m[s] > 0 else dh  # (unused without a previous step)
         gru_backward_step(A[t[s]], HN[t[s]], H_prev[t[s]], dh, dGh[t[s]], dh_prev, n[s], m[s])
         if m[s] > 0:
-            gemm_acc(dh_prev, W_hhT, dGh[t[s]], m[s])
+            gemm_acc(dh_prev, W_hhT, dGh[t[s]], m[s], small)
 
 
 @_compile
-def rnn_forward(W_hh, HS, t, i_prev, i_out, n, relu, recurrent):
+def rnn_forward(W_hh, HS, t, i_prev, i_out, n, relu, recurrent, small):
     """Vanilla RNN steps in order: ``h += W_hh h_prev``, then the activation in place.
 
     HS (slots, H, B) states, the slots steps write holding their input projections; W_hh
@@ -422,7 +484,7 @@ def rnn_forward(W_hh, HS, t, i_prev, i_out, n, relu, recurrent):
     for s in range(t.shape[0]):
         h = HS[i_out[s]]
         if recurrent:
-            gemm_acc(h, W_hh, HS[i_prev[s]], n[s])
+            gemm_acc(h, W_hh, HS[i_prev[s]], n[s], small)
         if relu:
             rnn_relu_forward_step(h, n[s])
         else:
@@ -430,7 +492,7 @@ def rnn_forward(W_hh, HS, t, i_prev, i_out, n, relu, recurrent):
 
 
 @_compile
-def rnn_backward(W_hhT, H_out, dZ, t, t_prev, n, m, relu):
+def rnn_backward(W_hhT, H_out, dZ, t, t_prev, n, m, relu, small):
     """Vanilla RNN steps in backward order: dZ = dh act'(h) in place, then
     ``dh_prev += W_hh^T dZ`` for the m sequences with a previous step.
 
@@ -444,7 +506,7 @@ def rnn_backward(W_hhT, H_out, dZ, t, t_prev, n, m, relu):
         else:
             rnn_tanh_backward_step(dz, H_out[t[s]], n[s])
         if m[s] > 0:
-            gemm_acc(dZ[t_prev[s]], W_hhT, dz, m[s])
+            gemm_acc(dZ[t_prev[s]], W_hhT, dz, m[s], small)
 
 
 # -- the kernels: the NumPy kernels with these loops ---------------------------------------------
@@ -507,7 +569,7 @@ class CompiledLSTMKernel(LSTMKernel):
     def forward_steps(self, w, args):
         """Run the steps: :func:`lstm_forward`."""
         W_hh_s, Z, rows, TC, HS, recurrent = args.buffers
-        lstm_forward(W_hh_s, Z, rows, TC, HS, *args.cols, recurrent)
+        lstm_forward(W_hh_s, Z, rows, TC, HS, *args.cols, recurrent, small_gemm_limit())
 
     def start_backward(self, bufs, dY, chunk, ws):
         """Backward state: dY (T, H, B), dL/dh_t, and dc (H, B), dL/dc_t."""
@@ -524,7 +586,7 @@ class CompiledLSTMKernel(LSTMKernel):
 
     def backward_steps(self, w, args):
         """Run the steps: :func:`lstm_backward`."""
-        lstm_backward(*args.buffers, *args.cols)
+        lstm_backward(*args.buffers, *args.cols, small_gemm_limit())
 
 
 class CompiledGRUKernel(GRUKernel):
@@ -544,7 +606,7 @@ class CompiledGRUKernel(GRUKernel):
     def forward_steps(self, w, args):
         """Run the steps: :func:`gru_forward`."""
         W_hrz_s, W_hn, A, HN, HS, recurrent = args.buffers
-        gru_forward(W_hrz_s, W_hn, A, HN, HS, *args.cols, recurrent)
+        gru_forward(W_hrz_s, W_hn, A, HN, HS, *args.cols, recurrent, small_gemm_limit())
 
     def start_backward(self, bufs, dY, chunk, ws):
         """Backward state: dY (T, H, B), dL/dh_t, and dGh (T, 3H, B), the gradients w.r.t.
@@ -562,7 +624,7 @@ class CompiledGRUKernel(GRUKernel):
 
     def backward_steps(self, w, args):
         """Run the steps: :func:`gru_backward`."""
-        gru_backward(*args.buffers, *args.cols)
+        gru_backward(*args.buffers, *args.cols, small_gemm_limit())
 
 
 class CompiledRNNKernel(RNNKernel):
@@ -581,7 +643,8 @@ class CompiledRNNKernel(RNNKernel):
     def forward_steps(self, w, args):
         """Run the steps: :func:`rnn_forward`."""
         W_hh, HS, recurrent = args.buffers
-        rnn_forward(W_hh, HS, *args.cols, self.activation == "relu", recurrent)
+        rnn_forward(W_hh, HS, *args.cols, self.activation == "relu", recurrent,
+                    small_gemm_limit())
 
     def start_backward(self, bufs, dY, chunk, ws):
         """Backward state: dY (T, H, B), overwritten step by step with dZ."""
@@ -596,4 +659,4 @@ class CompiledRNNKernel(RNNKernel):
 
     def backward_steps(self, w, args):
         """Run the steps: :func:`rnn_backward`."""
-        rnn_backward(*args.buffers, *args.cols, self.activation == "relu")
+        rnn_backward(*args.buffers, *args.cols, self.activation == "relu", small_gemm_limit())
