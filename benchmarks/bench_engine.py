@@ -430,8 +430,14 @@ def main(argv=None):
                    help="the engine's kernels to time, each against PyTorch (default: numpy, "
                         "and numba when it is installed)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak memory measurement")
+    p.add_argument("--one-gemm-call", action="store_true",
+                   help="compiled kernels: every recurrent GEMM in one BLAS call, never cut "
+                        "into blocks for OpenBLAS's small-matrix kernels (to compare with)")
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as markdown")
     args = p.parse_args(argv)
+    if args.one_gemm_call:
+        from skrnn.nn._fast import compiled
+        compiled._small_gemm_limit = 0
 
     grid = dict(QUICK_GRID if args.quick else FULL_GRID)
     for axis in "BTFH":
@@ -452,7 +458,9 @@ def main(argv=None):
     if "numba" in kernels:
         from skrnn.nn._fast import compiled
         log(f"compiled kernels: numba {compiled.numba.__version__} (each loop compiled, or "
-            "loaded from numba's cache, at its first call: the warm-up before timing)")
+            "loaded from numba's cache, at its first call: the warm-up before timing); "
+            f"recurrent GEMMs cut into blocks of at most {compiled.small_gemm_limit()} "
+            "multiply-adds (0: one call each)")
     log(f"grid: {grid}, repeats={repeats}, min_time={args.min_time}s, "
         f"settle={args.settle}s (more than one thread)\n")
 
