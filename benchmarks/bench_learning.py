@@ -52,8 +52,9 @@ Parts (``--only``; all by default):
     epochs as skrnn's refit with the same seed ran (and the same learning-rate schedule:
     constant, or skrnn's cosine decay over ``max_iter`` epochs): ``nn.GRU``/``nn.LSTM``
     (batch_first), an ``nn.Linear`` head on the last real step (or on the mean of the outputs
-    over the real steps), ``torch.optim.Adam`` with the same learning rate, betas and eps, the same batch
-    size over a fresh ``randperm`` every epoch, ``cross_entropy``, ``clip_grad_norm_(.., 5.0)``.
+    over the real steps), ``torch.optim.Adam`` with the same learning rate, betas and eps, the
+    same batch size over a fresh ``randperm`` every epoch, ``cross_entropy``,
+    ``clip_grad_norm_(.., 5.0)``.
     skrnn's ``alpha`` is matched exactly: skrnn adds ``0.5 * alpha / B * ||W||^2`` (B the
     sequences in the mini-batch, W the weight matrices, biases excluded) to each mini-batch's
     loss before clipping, so the loop adds the same term to its loss (Adam's ``weight_decay``

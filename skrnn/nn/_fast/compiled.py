@@ -367,12 +367,12 @@ _small_gemm_limit = None
 
 
 def small_gemm_limit():
-    """m*n*k up to which scipy's BLAS runs a GEMM without packing it: the ``small`` of
-    :func:`gemm_acc`, or 0 where that is not known.
+    """The m*n*k up to which scipy's BLAS runs a GEMM unpacked, or 0 where not known.
 
-    100**3 when every BLAS library in the process is an OpenBLAS whose core has such kernels
-    (threadpoolctl names the core), else 0 (one call per product). Decided once per process
-    from the libraries, not from timings, so that a fit's arithmetic is the same every run.
+    The ``small`` of :func:`gemm_acc`: 100**3 when every BLAS library in the process is an
+    OpenBLAS whose core has such kernels (threadpoolctl names the core), else 0 (one call per
+    product). Decided once per process from the libraries, not from timings, so that a fit's
+    arithmetic is the same every run.
 
     Returns
     -------
