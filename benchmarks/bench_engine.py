@@ -435,9 +435,6 @@ def main(argv=None):
                         "into blocks for OpenBLAS's small-matrix kernels (to compare with)")
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as markdown")
     args = p.parse_args(argv)
-    if args.one_gemm_call:
-        from skrnn.nn._fast import compiled
-        compiled._small_gemm_limit = 0
 
     grid = dict(QUICK_GRID if args.quick else FULL_GRID)
     for axis in "BTFH":
@@ -457,6 +454,8 @@ def main(argv=None):
     log(f"single-thread float32 GEMM 2048x2048: {gemm_peak:.1f} GFLOP/s")
     if "numba" in kernels:
         from skrnn.nn._fast import compiled
+        if args.one_gemm_call:
+            compiled._small_gemm_limit = 0
         log(f"compiled kernels: numba {compiled.numba.__version__} (each loop compiled, or "
             "loaded from numba's cache, at its first call: the warm-up before timing); "
             f"recurrent GEMMs cut into blocks of at most {compiled.small_gemm_limit()} "

@@ -583,14 +583,16 @@ def run_grid(datasets, seeds, grid, fixed, select_by="single"):
     chosen configuration refitted as single models with ``seeds`` and scored on test."""
     out = {}
     for name, (train, test, _) in datasets.items():
-        base = RNNClassifier(**supported(RNNClassifier, dict(fixed, random_state=0)))
-        param_grid = supported(RNNClassifier, {k: v for k, v in grid.items() if k != "frames"})
+        rnn = RNNClassifier(**supported(RNNClassifier, dict(fixed, random_state=0)))
+        rnn_grid = supported(RNNClassifier, {k: v for k, v in grid.items() if k != "frames"})
         if select_by == "vote":
             base, param_grid = _vote_grid(grid, fixed)
         elif "frames" in grid:  # Frames -> RNNClassifier, the width searched with the rest
-            base = Pipeline([("frames", Frames()), ("rnn", base)])
+            base = Pipeline([("frames", Frames()), ("rnn", rnn)])
             param_grid = {"frames__width": grid["frames"],
-                          **{f"rnn__{k}": v for k, v in param_grid.items()}}
+                          **{f"rnn__{k}": v for k, v in rnn_grid.items()}}
+        else:
+            base, param_grid = rnn, rnn_grid
         cv = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0)
         search = GridSearchCV(base, param_grid, cv=cv, n_jobs=1,
                               refit=False, error_score="raise")

@@ -308,8 +308,6 @@ def _xxgemv(typingctx, m, n, alpha, a, lda, x, beta, y):
     return sig, codegen
 
 
-
-
 @_compile
 def gemm_acc(out, W, x, n, small):
     """``out[:, :n] += W @ x[:, :n]``, by BLAS with beta = 1.
