@@ -7,6 +7,7 @@ kernels. So every cell on both kernels equals the reference to 1e-12 in float64.
 steps use a rational tanh, against a stated bound; the setting itself; estimators end to end.
 """
 
+import inspect
 import subprocess
 import sys
 import threading
@@ -167,6 +168,40 @@ def test_small_gemm_limit_follows_the_blas_core(monkeypatch):
         assert compiled.small_gemm_limit() == expected
         monkeypatch.setattr(threadpoolctl, "threadpool_info", info("Haswell"))
         assert compiled.small_gemm_limit() == expected  # decided once per process
+
+
+_STEPS = ("lstm_forward_step", "lstm_backward_step", "gru_forward_step", "gru_backward_step",
+          "rnn_tanh_forward_step", "rnn_relu_forward_step", "rnn_tanh_backward_step",
+          "rnn_relu_backward_step", "softmax_rows")
+
+
+@pytest.mark.parametrize("name", _STEPS)
+def test_every_step_asks_for_wide_vectors(name):
+    assert "_wide_vectors()" in inspect.getsource(getattr(compiled, name).py_func)
+
+
+def test_wide_vectors_set_the_llvm_attribute_and_change_no_result(monkeypatch):
+    """A step compiled with ``_PREFER_VECTOR_WIDTH`` 512 carries LLVM's "prefer-vector-width"
+    attribute, with 0 it does not, and both compute the same float32 LSTM step."""
+    import numba
+
+    rng = np.random.default_rng(3)
+    H, B, n = 24, 40, 37
+    a0 = rng.normal(scale=3, size=(4 * H, B)).astype(np.float32)
+    c_prev = rng.normal(size=(H, B)).astype(np.float32)
+    results = {}
+    for width in (512, 0):
+        monkeypatch.setattr(compiled, "_PREFER_VECTOR_WIDTH", width)
+        step = numba.njit(cache=False, fastmath=compiled._FASTMATH, error_model="numpy")(
+            compiled.lstm_forward_step.py_func)
+        a, outs = a0.copy(), [np.zeros((H, B), np.float32) for _ in range(3)]
+        step(a, c_prev, *outs, n)
+        llvm_ir = "\n".join(step.inspect_llvm().values())
+        assert ('"prefer-vector-width"="512"' in llvm_ir) == (width == 512)
+        results[width] = [a, *outs]
+    for wide, default in zip(results[512], results[0]):
+        np.testing.assert_allclose(wide, default, rtol=1e-6, atol=1e-7)
+    assert not results[512][3][:, n:].any()  # columns past n are not written
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
