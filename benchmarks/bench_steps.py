@@ -1,11 +1,14 @@
 #!/usr/bin/env python
 """The compiled elementwise steps alone, with 512-bit vectors preferred and with LLVM's default.
 
-Every step function of ``skrnn.nn._fast.compiled`` (a cell's elementwise work for one time step,
-forward or backward, without the recurrent GEMM) asks LLVM to prefer 512-bit vectors
-(``_wide_vectors``). LLVM's own tuning prefers 256-bit vectors on Intel's AVX-512 cores, so on
-those this is where the two differ; on a CPU without AVX-512, or one whose tuning already
-prefers 512 bits (AMD Zen 4), the two columns should be the same.
+The step functions of ``skrnn.nn._fast.compiled`` (a cell's elementwise work for one time step,
+forward or backward, without the recurrent GEMM) that evaluate tanh or many products per
+element ask LLVM to prefer 512-bit vectors (``_wide_vectors``). LLVM's own tuning prefers
+256-bit vectors on Intel's AVX-512 cores, so on those this is where the two differ; on a CPU
+without AVX-512, or one whose tuning already prefers 512 bits (AMD Zen 4), the two columns
+should be the same. The RNN's tanh backward step asked too at commit 9dcc4b3, where this script
+measured it slower with 512-bit vectors at 32 sequences (benchmarks/README.md); it no longer
+asks, so it is not timed here (both copies would be the same code).
 
 This script compiles two private copies of each step (numba, no disk cache), one with the
 preference and one with LLVM's default, and times both in the same run, interleaved: the step
@@ -96,16 +99,10 @@ def _rnn_forward(B, H, rng):
     return (h, B), h, h.copy(), h, h.copy()
 
 
-def _rnn_backward(B, H, rng):
-    dh, h = _arrays(rng, (H, B), (H, B))
-    h = np.tanh(h)
-    return (dh, h, B), dh, dh.copy(), dh, dh.copy()
-
-
 PROBLEMS = {
     "lstm_forward_step": _lstm_forward, "lstm_backward_step": _lstm_backward,
     "gru_forward_step": _gru_forward, "gru_backward_step": _gru_backward,
-    "rnn_tanh_forward_step": _rnn_forward, "rnn_tanh_backward_step": _rnn_backward,
+    "rnn_tanh_forward_step": _rnn_forward,
 }
 
 

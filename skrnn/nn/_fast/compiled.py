@@ -120,8 +120,11 @@ def _wide_vectors(typingctx):
 
     LLVM tunes code for Intel's AVX-512 cores (Skylake-X to Emerald Rapids) to prefer 256-bit
     vectors, because 512-bit instructions lowered the clock of the first of them. On an Emerald
-    Rapids core the float32 LSTM forward step ran 1.2-1.5x faster with 512-bit vectors; AMD's
-    Zen 4 gets them already. This sets the function attribute "prefer-vector-width" (clang's
+    Rapids core the float32 LSTM and GRU forward steps took 0.56-0.80 of their 256-bit time
+    with 512-bit vectors (benchmarks/README.md); AMD's Zen 4 gets them already. The steps that
+    evaluate tanh or many products per element call this; the RNN's backward step (one
+    multiply-add per element) measured slower with it at 32 sequences, and it and the ReLU
+    steps do not. This sets the function attribute "prefer-vector-width" (clang's
     ``-mprefer-vector-width``) to ``_PREFER_VECTOR_WIDTH``; a CPU without AVX-512 ignores it.
     llvmlite's attribute set accepts only the attributes it knows, hence ``set.add``.
     """
@@ -239,7 +242,6 @@ def rnn_tanh_forward_step(h, n):
 @_compile
 def rnn_relu_forward_step(h, n):
     """h (H, B): the pre-activation of a step, overwritten with max(h, 0) (NaN stays)."""
-    _wide_vectors()
     for j in range(h.shape[0]):
         for k in range(n):
             if h[j, k] < _ZERO:
@@ -249,7 +251,6 @@ def rnn_relu_forward_step(h, n):
 @_compile
 def rnn_tanh_backward_step(dh, h, n):
     """dh (H, B): dL/dh_t, overwritten with dL/d(pre-activation) = dh (1 - h^2)."""
-    _wide_vectors()
     for j in range(h.shape[0]):
         for k in range(n):
             dh[j, k] *= _ONE - h[j, k] * h[j, k]
@@ -258,7 +259,6 @@ def rnn_tanh_backward_step(dh, h, n):
 @_compile
 def rnn_relu_backward_step(dh, h, n):
     """dh (H, B): dL/dh_t, overwritten with dh [h > 0]."""
-    _wide_vectors()
     for j in range(h.shape[0]):
         for k in range(n):
             dh[j, k] *= _ONE if h[j, k] > _ZERO else _ZERO
@@ -268,7 +268,6 @@ def rnn_relu_backward_step(dh, h, n):
 def softmax_rows(Z):
     """Z (n, K) overwritten with the softmax of each row, its maximum subtracted first (a
     stream's head: one call where NumPy makes five, each reducing a row of a few classes)."""
-    _wide_vectors()
     for k in range(Z.shape[0]):
         m = Z[k, 0]
         for j in range(1, Z.shape[1]):
