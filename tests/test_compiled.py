@@ -153,20 +153,19 @@ def test_the_loops_gemm_cut_into_small_products_adds_the_same(dtype, shape, smal
 
 def test_small_gemm_limit_follows_the_blas_core(monkeypatch):
     """100**3 only when every BLAS library is an OpenBLAS with an AVX-512 core, decided once."""
-    import threadpoolctl
+    from types import SimpleNamespace
 
     def info(*cores):
-        return lambda: [{"user_api": "blas", "internal_api": "openblas", "architecture": c}
-                        for c in cores]
+        return lambda: [SimpleNamespace(user_api="blas", internal_api="openblas",
+                                        architecture=c) for c in cores]
 
     for libs, expected in [(info("SkylakeX", "Cooperlake"), 10 ** 6), (info("Haswell"), 0),
                            (info("SkylakeX", "Zen"), 0), (info(), 0),
-                           (lambda: [{"user_api": "blas", "internal_api": "mkl",
-                                      "architecture": None}], 0)]:
-        monkeypatch.setattr(threadpoolctl, "threadpool_info", libs)
+                           (lambda: [SimpleNamespace(user_api="blas", internal_api="mkl")], 0)]:
+        monkeypatch.setattr(compiled, "blas_libraries", libs)
         monkeypatch.setattr(compiled, "_small_gemm_limit", None)
         assert compiled.small_gemm_limit() == expected
-        monkeypatch.setattr(threadpoolctl, "threadpool_info", info("Haswell"))
+        monkeypatch.setattr(compiled, "blas_libraries", info("Haswell"))
         assert compiled.small_gemm_limit() == expected  # decided once per process
 
 

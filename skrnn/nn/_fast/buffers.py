@@ -10,7 +10,8 @@ Nothing here computes a cell; it makes the cells' loops cheap.
 - :func:`bind_gemm_accs`: the BLAS arguments of every step's GEMM prepared once per call, so
   that a step pays only the call.
 - :func:`step_views`: per-step views of a (T, rows, B) buffer, built by iterating over it once.
-- :func:`single_threaded_blas`: the per-step GEMMs run on one BLAS thread.
+- :func:`single_threaded_blas`: the per-step GEMMs run on one BLAS thread
+  (:func:`blas_libraries`: the BLAS libraries threadpoolctl finds).
 """
 
 import math
@@ -24,7 +25,7 @@ import numpy as np
 from scipy.linalg.blas import dgemm, sgemm
 
 __all__ = ["Workspace", "workspace", "clear_workspace", "trim_workspace", "kept_rings",
-           "bind_gemm_accs", "no_gemms",
+           "bind_gemm_accs", "no_gemms", "blas_libraries",
            "single_threaded_blas", "step_views", "step_slabs", "cols_per_step", "gate_blocks"]
 
 _GEMM = {np.dtype(np.float32): sgemm, np.dtype(np.float64): dgemm}
@@ -251,6 +252,29 @@ _blas_pools = None
 _BLAS_THREADS_MIN_SIZE = 65536 * 4
 
 
+def blas_libraries():
+    """threadpoolctl's controllers of the BLAS libraries in the process, found at the first call.
+
+    numpy and scipy may each bring their own BLAS. Each controller names its library
+    (``internal_api``, e.g. "openblas"), its core where it has one (``architecture``) and
+    sets its threads. Without threadpoolctl, or if it fails, the list is empty.
+
+    Returns
+    -------
+    list
+        The controllers (``threadpoolctl.LibController``).
+    """
+    global _blas_pools
+    if _blas_pools is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas_pools = ThreadpoolController().select(user_api="blas").lib_controllers
+        except Exception:  # threadpoolctl missing or failing: no library known
+            _blas_pools = []
+    return _blas_pools
+
+
 @contextmanager
 def single_threaded_blas(gemm_size=None):
     """Context in which BLAS runs on one thread (the time loops' per-step GEMMs).
@@ -272,18 +296,10 @@ def single_threaded_blas(gemm_size=None):
     None
         Inside the context, BLAS runs on one thread.
     """
-    global _blas_pools
     if gemm_size is not None and gemm_size < _BLAS_THREADS_MIN_SIZE:
         yield
         return
-    if _blas_pools is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _blas_pools = ThreadpoolController().select(user_api="blas").lib_controllers
-        except Exception:  # threadpoolctl missing or failing: leave the threads alone
-            _blas_pools = []
-    saved = [(lib, lib.num_threads) for lib in _blas_pools]
+    saved = [(lib, lib.num_threads) for lib in blas_libraries()]
     saved = [(lib, n) for lib, n in saved if n != 1]
     for lib, _ in saved:
         lib.set_num_threads(1)

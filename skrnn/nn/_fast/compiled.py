@@ -49,7 +49,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("skrnn's compiled kernels need numba: pip install 'skrnn[fast]', "
                       "or use skrnn.set_config(kernels='numpy')") from exc
 
-from .buffers import _GEMV_FROM, bind_gemm_accs, no_gemms
+from .buffers import _GEMV_FROM, bind_gemm_accs, blas_libraries, no_gemms
 from .gru import GRUKernel
 from .lstm import LSTMKernel
 from .rnn import RNNKernel
@@ -413,16 +413,11 @@ def small_gemm_limit():
     """
     global _small_gemm_limit
     if _small_gemm_limit is None:
-        try:
-            from threadpoolctl import threadpool_info
-
-            libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
-            known = bool(libs) and all(
-                lib.get("internal_api") == "openblas"
-                and str(lib.get("architecture", "")).lower() in _SMALL_GEMM_CORES
-                for lib in libs)
-        except Exception:  # threadpoolctl missing or failing: one call per product
-            known = False
+        libs = blas_libraries()
+        known = bool(libs) and all(
+            lib.internal_api == "openblas"
+            and str(getattr(lib, "architecture", "")).lower() in _SMALL_GEMM_CORES
+            for lib in libs)
         _small_gemm_limit = _SMALL_GEMM if known else 0
     return _small_gemm_limit
 
