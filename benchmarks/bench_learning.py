@@ -131,7 +131,6 @@ import copy
 import datetime
 import itertools
 import json
-import math
 import os
 import platform
 import subprocess
@@ -152,6 +151,7 @@ from threadpoolctl import threadpool_limits
 
 import skrnn  # the version on PYTHONPATH (or the installed one): this script never adds paths
 from skrnn import RNNClassifier, RNNForecaster, RNNRegressor
+from skrnn.nn.optimizers import Adam as SkrnnAdam
 
 import torch
 import torch.nn.functional as torch_F
@@ -489,11 +489,13 @@ def torch_fit(model, train, test, lr, batch_size, epochs, alpha, seed, order_rng
     Each epoch shuffles with ``torch.randperm`` seeded by ``seed``, or with
     ``order_rng.permutation`` when a NumPy generator is given (a copy of a skrnn fit's
     generator as it was after drawing the initial weights gives that fit's batch order).
-    ``schedule="cosine"`` runs epoch e at ``lr * (1 + cos(pi * e / max_iter)) / 2``, skrnn's
-    "cosine" schedule; "constant" keeps ``lr``."""
+    ``schedule`` "cosine" sets each epoch's rate from skrnn's own schedule (its Adam, used
+    only for the rate, stepped at the end of every epoch as a fit steps it); "constant" keeps
+    ``lr``."""
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"the PyTorch loop implements the constant and cosine schedules, "
                          f"not {schedule!r}")
+    rates = SkrnnAdam(lr, lr_schedule=schedule, n_epochs=max_iter)
     generator = torch.Generator().manual_seed(seed)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
@@ -503,9 +505,9 @@ def torch_fit(model, train, test, lr, batch_size, epochs, alpha, seed, order_rng
     n, curve = len(y), []
     start = time.perf_counter()
     for epoch in range(epochs):
-        if schedule == "cosine":
-            for group in optimizer.param_groups:
-                group["lr"] = lr * (1 + math.cos(math.pi * min(epoch, max_iter) / max_iter)) / 2
+        rates.iteration_ends(0, epoch)  # the rate of epoch `epoch` (after `epoch` epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = rates.learning_rate
         order = (torch.randperm(n, generator=generator) if order_rng is None
                  else torch.from_numpy(order_rng.permutation(n)))
         total = 0.0
